@@ -1,0 +1,266 @@
+"""Model configuration: every parameter and flag of the spec (§8), validated in one place.
+
+The defaults are REF-S, the spiking model of Guerguiev et al. (2017) as the reference code runs it
+(spec §8, column REF-S). Lengths are in time steps; at ``dt = 1`` (ms) every number means what the
+spec's table says. Named presets (REF-NS, LANGE base, ...) live as data in ``models/``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["ModelConfig", "FLAGS", "KERNELS", "SPIKE_COUNTS"]
+
+#: The eleven Boolean options of Lange's search space (spec §8), in his order.
+FLAGS = (
+    "sparse_feedback",
+    "conductances",
+    "broadcast",
+    "spiking_feedback",
+    "spiking_feedforward",
+    "symmetric_weights",
+    "noisy_symmetric_weights",
+    "update_feedback_weights",
+    "apical_conductance",
+    "weight_optimization",
+    "feedback_bias",
+)
+#: 'truncated': the spec's FIR kernel over ``spike_memory`` lags (exact REF, the default);
+#: 'untruncated': the same double exponential summed over the whole spike history.
+KERNELS = ("truncated", "untruncated")
+#: How many spikes a soma or pixel emits per step: Poisson counts (REF) or at most one (Bernoulli).
+SPIKE_COUNTS = ("poisson", "bernoulli")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """All parameters of a segregated-dendrite network (spec §8), with REF-S defaults.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Input pixels (784 for MNIST, 3072 for CIFAR-10).
+    n_hidden : tuple of int
+        Units per hidden layer, 0 to 6 layers of 1 to 5000 units (Lange searched 1-6 x 30-500).
+    units_per_class : int
+        Output units per class r; the output layer has ``10 * r`` units.
+    dt : float
+        Time step in ms (0 < dt <= 1). Scales the somatic Euler step and the per-step rate
+        ``lambda_max * dt``; kernel lags, phase lengths and windows stay in steps (spec §8).
+    spike_memory : int
+        Kernel length N_mem in steps (REF: 10 at dt = 1).
+    forward_steps, target_steps : int
+        Minimum forward / target phase length T_f, T_t in steps.
+    random_phase_lengths : bool
+        Add floor(Wald(2, 1)) steps to each phase of each example (spec §4).
+    test_steps : int
+        Length of a test example's single forward phase T_test.
+    window_steps, test_window_steps : int
+        Averaging windows K (last K steps of each training phase) and K_test.
+    lambda_max : float
+        Maximum rate in spikes per ms (0.2 per ms = 200 Hz).
+    tau_s, tau_L : float
+        Kernel time constants in steps; ``g_L = 1 / tau_L`` per ms.
+    g_B, g_A : float
+        Basal (= output dendritic g_D) and apical coupling conductances per ms; ``g_A`` is used only
+        with ``apical_conductance``.
+    E_E, E_I : float
+        Reversal potentials of the teaching conductances.
+    learning_rates : tuple of float
+        Feedforward learning rate per layer 1..L+1 (a single value is repeated).
+    feedback_learning_rates : tuple of float
+        Feedback learning rate per hidden layer (used with ``update_feedback_weights``).
+    kernel : {'truncated', 'untruncated'}
+        PSP kernel; see :data:`KERNELS`.
+    spike_counts : {'poisson', 'bernoulli'}
+        Spike generator; see :data:`SPIKE_COUNTS`.
+    sparse_feedback_rescale_each_example : bool
+        Reproduce the REF bug that multiplies learned sparse feedback weights by 5 after every
+        example (off: the fixed behaviour, spec "Decisions").
+    sparse_fraction, sparse_scale, symmetric_noise_sd : float
+        Fixed constants of spec §5 (0.8, 5, 0.05).
+    """
+
+    n_inputs: int = 784
+    n_hidden: tuple = (500,)
+    units_per_class: int = 1
+    dt: float = 1.0
+    spike_memory: int = 10
+    forward_steps: int = 50
+    target_steps: int = 50
+    random_phase_lengths: bool = True
+    test_steps: int = 250
+    window_steps: int = 20
+    test_window_steps: int = 220
+    lambda_max: float = 0.2
+    tau_s: float = 3.0
+    tau_L: float = 10.0
+    g_B: float = 0.6
+    g_A: float = 0.05
+    E_E: float = 8.0
+    E_I: float = -8.0
+    learning_rates: tuple = (0.21,)
+    feedback_learning_rates: tuple = (0.0,)
+    # the eleven flags (REF-S values)
+    sparse_feedback: bool = False
+    conductances: bool = True
+    broadcast: bool = True
+    spiking_feedback: bool = True
+    spiking_feedforward: bool = True
+    symmetric_weights: bool = False
+    noisy_symmetric_weights: bool = False
+    update_feedback_weights: bool = False
+    apical_conductance: bool = False
+    weight_optimization: bool = True
+    feedback_bias: bool = False
+    # implementation choices and fixed constants
+    kernel: str = "truncated"
+    spike_counts: str = "poisson"
+    sparse_feedback_rescale_each_example: bool = False
+    sparse_fraction: float = 0.8
+    sparse_scale: float = 5.0
+    symmetric_noise_sd: float = 0.05
+
+    def __post_init__(self):
+        n_layers = len(self.n_hidden) + 1
+        lr = _as_tuple(self.learning_rates, n_layers, "learning_rates")
+        flr = _as_tuple(self.feedback_learning_rates, max(len(self.n_hidden), 1), "feedback_learning_rates")
+        object.__setattr__(self, "n_hidden", tuple(int(n) for n in self.n_hidden))
+        object.__setattr__(self, "learning_rates", lr)
+        object.__setattr__(self, "feedback_learning_rates", flr[: len(self.n_hidden)])
+        self._validate()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "ModelConfig":
+        """Build a config from a mapping, rejecting unknown keys by name."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown model option(s) {unknown}; valid options are: {', '.join(sorted(known))}"
+            )
+        values = dict(values)
+        for key in ("n_hidden", "learning_rates", "feedback_learning_rates"):
+            if key in values and not isinstance(values[key], (int, float)):
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with some options changed (unknown names raise ``ValueError``)."""
+        return ModelConfig.from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict:
+        """Plain-data form (lists for tuples), suitable for JSON/TOML."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    # ------------------------------------------------------------------ derived constants
+    @property
+    def layer_sizes(self) -> tuple:
+        """Sizes of all layers, input to output."""
+        return (self.n_inputs, *self.n_hidden, self.n_outputs)
+
+    @property
+    def n_outputs(self) -> int:
+        return 10 * self.units_per_class
+
+    @property
+    def lambda_step(self) -> float:
+        """Maximum expected spike count per step, ``lambda_max * dt``."""
+        return self.lambda_max * self.dt
+
+    @property
+    def g_L(self) -> float:
+        return 1.0 / self.tau_L
+
+    @property
+    def g_A_effective(self) -> float:
+        """Apical coupling actually used: ``g_A`` with apical conductance, else 0 (spec §3)."""
+        return self.g_A if self.apical_conductance else 0.0
+
+    @property
+    def k_B(self) -> float:
+        return self.g_B / (self.g_L + self.g_B + self.g_A_effective)
+
+    @property
+    def k_D(self) -> float:
+        return self.g_B / (self.g_L + self.g_B)
+
+    @property
+    def P_hidden(self) -> float:
+        """Hidden-layer learning-rate factor 20 / lambda_max (lambda before the x dt, spec §8)."""
+        return 20.0 / self.lambda_max
+
+    @property
+    def P_output(self) -> float:
+        return 20.0 / self.lambda_max**2
+
+    def kernel_values(self):
+        """kappa(1..N_mem) of spec §2 (a list of floats)."""
+        tl, ts = self.tau_L, self.tau_s
+        return [(math.exp(-k / tl) - math.exp(-k / ts)) / (tl - ts) for k in range(1, self.spike_memory + 1)]
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self):
+        def bad(name, why):
+            raise ValueError(f"{name}={getattr(self, name)!r} is invalid: {why}")
+
+        for name in ("n_inputs", "units_per_class", "spike_memory", "forward_steps", "target_steps",
+                     "test_steps", "window_steps", "test_window_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                bad(name, "must be a positive integer")
+        if not 0 <= len(self.n_hidden) <= 6:
+            bad("n_hidden", "between 0 and 6 hidden layers are supported")
+        if any(n < 1 or n > 5000 for n in self.n_hidden):
+            bad("n_hidden", "each hidden layer needs 1 to 5000 units")
+        if not (isinstance(self.dt, (int, float)) and 0 < self.dt <= 1):
+            bad("dt", "the time step must satisfy 0 < dt <= 1 (ms)")
+        for name in ("lambda_max", "tau_s", "tau_L", "g_B"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                bad(name, "must be a positive finite number")
+        if self.g_A < 0 or not math.isfinite(self.g_A):
+            bad("g_A", "must be a non-negative finite number")
+        if self.tau_s == self.tau_L:
+            bad("tau_s", "tau_s and tau_L must differ (the kernel divides by tau_L - tau_s)")
+        if self.lambda_step > 1:
+            bad("lambda_max", "lambda_max * dt is an expected count per step and must be <= 1")
+        for name in ("E_E", "E_I"):
+            if not math.isfinite(getattr(self, name)):
+                bad(name, "must be finite")
+        for name in ("learning_rates", "feedback_learning_rates"):
+            if any(not math.isfinite(v) or v < 0 for v in getattr(self, name)):
+                bad(name, "learning rates must be finite and >= 0")
+        if self.window_steps > min(self.forward_steps, self.target_steps):
+            bad("window_steps", f"the window must fit in the shortest phase ({min(self.forward_steps, self.target_steps)} steps)")
+        if self.test_window_steps > self.test_steps:
+            bad("test_window_steps", f"the test window must fit in test_steps={self.test_steps}")
+        for name in FLAGS + ("random_phase_lengths", "sparse_feedback_rescale_each_example"):
+            if not isinstance(getattr(self, name), bool):
+                bad(name, "must be True or False")
+        if self.kernel not in KERNELS:
+            bad("kernel", f"choose one of {KERNELS}")
+        if self.spike_counts not in SPIKE_COUNTS:
+            bad("spike_counts", f"choose one of {SPIKE_COUNTS}")
+        if not 0 <= self.sparse_fraction < 1:
+            bad("sparse_fraction", "must be in [0, 1)")
+        if self.symmetric_weights and self.broadcast and len(self.n_hidden) > 1:
+            raise ValueError(
+                "symmetric_weights=True with broadcast=True needs products of transposed weights for "
+                f"{len(self.n_hidden)} hidden layers, which brian_segdend does not support yet; "
+                "use broadcast=False or a single hidden layer"
+            )
+
+
+def _as_tuple(value, n, name):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (float(value),) * n
+    value = tuple(float(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise ValueError(f"{name}={list(value)!r} is invalid: expected one value or {n} values (one per layer)")
+    return value

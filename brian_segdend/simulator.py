@@ -1,0 +1,326 @@
+"""Present examples to a network in chunks, on whatever Brian device is active.
+
+This is the one place that looks at ``get_device()``: under runtime targets (numpy, cython) the
+network stays in memory and each chunk is one ``Network.run``; under ``cpp_standalone`` the network
+is built once and each chunk reruns the compiled binary with ``device.run(run_args=...)``, carrying
+the weights and the whole dynamic state from one chunk to the next. A run ends itself after its last
+example (``stop_run``), so chunks of examples with random phase lengths need no rebuild.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+from brian2 import defaultclock, get_device, ms, seed as brian_seed
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+from .config import ModelConfig
+from .network import SegregatedDendriteNetwork
+
+__all__ = ["Simulator", "draw_phase_lengths"]
+
+MAX_EXTRA_STEPS = 400        # bound on the random part of one example's two phases (checked)
+
+
+def draw_phase_lengths(config: ModelConfig, n, rng):
+    """Forward and target lengths of ``n`` training examples (spec §4): min + floor(Wald(2, 1))."""
+    T_f = np.full(n, config.forward_steps, dtype=np.int64)
+    T_t = np.full(n, config.target_steps, dtype=np.int64)
+    if config.random_phase_lengths:
+        T_f += np.floor(rng.wald(2.0, 1.0, n)).astype(np.int64)
+        T_t += np.floor(rng.wald(2.0, 1.0, n)).astype(np.int64)
+    return T_f, T_t
+
+
+class Simulator:
+    """Runs examples through a :class:`SegregatedDendriteNetwork` on the active device.
+
+    Parameters
+    ----------
+    network : SegregatedDendriteNetwork
+        Built under the device that is active now (``set_device`` is the caller's business).
+    build_directory : str, optional
+        ``cpp_standalone`` project directory (a temporary one by default).
+    """
+
+    def __init__(self, network: SegregatedDendriteNetwork, build_directory=None):
+        self.net = network
+        cfg = network.config
+        defaultclock.dt = cfg.dt * ms
+        per_example = max(cfg.forward_steps + cfg.target_steps + MAX_EXTRA_STEPS, cfg.test_steps)
+        self.max_steps = network.capacity * per_example
+        self.standalone = isinstance(get_device(), CPPStandaloneDevice)
+        self._built = False
+        self._build_directory = build_directory
+        self._state = None           # standalone: the dynamic state carried between runs
+        self._readout_offset = {"forward_readout": 0, "example_readout": 0}
+        self._replay = {}
+
+    # ------------------------------------------------------------------ public API
+    def present(self, images, labels, train, forward_lengths=None, target_lengths=None, seed=None, replay=None):
+        """Present examples in order; learn if ``train``, else test (state zeroed per example).
+
+        Parameters
+        ----------
+        images : array, shape (n, n_inputs)
+            Intensities in [0, 1].
+        labels : array of int, shape (n,)
+        train : bool
+        forward_lengths, target_lengths : array of int, optional
+            Phase lengths per example (training; defaults: the configured minimum lengths).
+        seed : int, optional
+            Seed of the spike draws of this call (each chunk is seeded ``seed + chunk``).
+        replay : dict, optional
+            ``{layer index: counts (steps, n)}`` spike counts to replay (network built with
+            ``replay=True``; all examples must fit in one chunk).
+
+        Returns
+        -------
+        dict
+            ``'u_out'`` (n, n_outputs): mean output soma over the forward window of each example
+            (training: as used by learning; testing: over the test window).
+        """
+        cfg = self.net.config
+        images = np.asarray(images, dtype=float)
+        labels = np.asarray(labels)
+        n = len(images)
+        if images.ndim != 2 or images.shape[1] != cfg.n_inputs:
+            raise ValueError(f"images have shape {images.shape}; expected (n, {cfg.n_inputs})")
+        if labels.shape != (n,):
+            raise ValueError(f"labels have shape {labels.shape}; expected ({n},)")
+        if n and (labels.min() < 0 or labels.max() > 9):
+            raise ValueError(f"labels must be classes 0..9, got values in [{labels.min()}, {labels.max()}]")
+        if not np.all(np.isfinite(images)) or (n and (images.min() < 0 or images.max() > 1)):
+            raise ValueError("images must be finite intensities in [0, 1]")
+        if train:
+            T_f = np.full(n, cfg.forward_steps) if forward_lengths is None else np.asarray(forward_lengths)
+            T_t = np.full(n, cfg.target_steps) if target_lengths is None else np.asarray(target_lengths)
+            if np.any(T_f < cfg.window_steps) or np.any(T_t < cfg.window_steps):
+                raise ValueError(f"phase lengths must be >= window_steps={cfg.window_steps}")
+        else:
+            T_f, T_t = np.full(n, cfg.test_steps), np.zeros(n, dtype=int)
+        outputs = []
+        cap = self.net.capacity
+        if replay is not None:
+            if not self.net.replay or n > cap:
+                raise ValueError("replay needs a network built with replay=True and at most `capacity` examples")
+            self._replay = {self.net.replay_arrays[l]: np.asarray(v, float) for l, v in replay.items()}
+        for k, start in enumerate(range(0, n, cap)):
+            sl = slice(start, start + cap)
+            chunk_seed = None if seed is None else int(seed) + k
+            outputs.append(self._run_chunk(images[sl], labels[sl], T_f[sl], T_t[sl], train, chunk_seed))
+        if not train:
+            self.reset_state()          # spec §2: training resumes from a zero state after a test run
+        u = np.concatenate(outputs) if outputs else np.zeros((0, cfg.n_outputs))
+        return {"u_out": u}
+
+    def train(self, images, labels, rng=None, seed=None):
+        """Train on the examples in order, with random phase lengths drawn from ``rng`` (spec §4)."""
+        rng = np.random.default_rng(seed) if rng is None else rng
+        T_f, T_t = draw_phase_lengths(self.net.config, len(images), rng)
+        out = self.present(images, labels, True, T_f, T_t, seed=seed)
+        return self.predict(out["u_out"])
+
+    def test(self, images, labels, seed=None):
+        """Predicted classes of ``images`` (spec §7)."""
+        return self.predict(self.present(images, labels, False, seed=seed)["u_out"])
+
+    def predict(self, u_out):
+        """Class per example: argmax of the mean output soma per class group (first on ties)."""
+        r = self.net.config.units_per_class
+        return np.asarray(u_out).reshape(len(u_out), 10, r).mean(axis=2).argmax(axis=1)
+
+    def error(self, images, labels, seed=None):
+        """Test error in percent."""
+        return 100.0 * float(np.mean(self.test(images, labels, seed=seed) != np.asarray(labels)))
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self):
+        """Current ``{'W', 'b', 'Y', 'c'}`` (lists of numpy arrays in the spec's shapes)."""
+        from .weights import symmetric_feedback
+        net, cfg = self.net, self.net.config
+        W, b, Y, c = [], [], [], []
+        for layer in net.layers[1:]:
+            w = self._value(layer.ff, "w")
+            W.append(w.reshape(layer.ff.source.N, layer.neurons.N).T.copy())
+            b.append(self._value(layer.neurons, "b").copy())
+        for l, layer in enumerate(net.hidden, start=1):
+            c.append(self._value(layer.neurons, "c").copy())
+            if layer.fb is not None:
+                y = np.zeros(net.feedback_shape(l))
+                post, pre = net.feedback_index[l]
+                y[post, pre] = self._value(layer.fb, "y")
+                Y.append(y)
+        if cfg.symmetric_weights:
+            masks = net.sparse_masks if cfg.sparse_feedback else None
+            Y = symmetric_feedback(cfg, W, masks)
+            if cfg.noisy_symmetric_weights:
+                for l in range(1, len(Y) + 1):
+                    syn = net.layers[l + 1].ff
+                    noise = self._value(syn, "fb_noise")
+                    noise = noise.reshape(syn.source.N, syn.target.N) if noise.size > 1 else noise[0]
+                    gain = np.where(masks[l - 1], 0.0, cfg.sparse_scale) if masks else 1.0
+                    Y[l - 1] = gain * (W[l].T + noise)
+        return {"W": W, "b": b, "Y": Y, "c": c}
+
+    def set_weights(self, weights):
+        """Replace weights and biases (validated: shapes, finiteness; see :func:`check_weights`)."""
+        from .weights import check_weights
+        net, cfg = self.net, self.net.config
+        weights = {k: v for k, v in weights.items() if k != "sparse_masks"}
+        check_weights(cfg, {**weights, "sparse_masks": net.sparse_masks})
+        for l, layer in enumerate(net.layers[1:], start=1):
+            self._assign(layer.ff, "w", np.asarray(weights["W"][l - 1], float).T.ravel())
+            self._assign(layer.neurons, "b", weights["b"][l - 1])
+        for l, layer in enumerate(net.hidden, start=1):
+            self._assign(layer.neurons, "c", weights["c"][l - 1] if cfg.feedback_bias else np.zeros(layer.neurons.N))
+            if layer.fb is not None:
+                post, pre = net.feedback_index[l]
+                self._assign(layer.fb, "y", np.asarray(weights["Y"][l - 1], float)[post, pre])
+
+    def _value(self, obj, name):
+        if not self.standalone:
+            return np.asarray(getattr(obj, name)[:])
+        if self._state is None:
+            return self.net.initial_values[(obj.name, name)]
+        return self._state[(obj, name)]
+
+    def _assign(self, obj, name, values):
+        values = np.asarray(values, dtype=float)
+        if not self.standalone:
+            getattr(obj, name)[:] = values
+        elif self._state is None:
+            self.net._initial(obj, name, values)
+        else:
+            self._state[(obj, name)] = values.copy()
+
+    # ------------------------------------------------------------------ state
+    def state_variables(self):
+        """``{(object name, variable): array}`` of all weights and dynamic state."""
+        out = {}
+        for obj, names in self._carried().items():
+            for name in names:
+                out[(obj.name, name)] = np.array(getattr(obj, name)[:])
+        return out
+
+    def reset_state(self):
+        """Zero every dynamic variable (potentials, rates, spike memory, windows); keep weights."""
+        for obj, names in self._carried(weights=False).items():
+            for name in names:
+                if self.standalone:
+                    if self._state is not None:
+                        self._state[(obj, name)] = np.zeros_like(self._state[(obj, name)])
+                else:
+                    getattr(obj, name)[:] = 0
+
+    # ------------------------------------------------------------------ internals
+    def _carried(self, weights=True):
+        net = self.net
+        objs = {}
+        for layer in net.layers:
+            names = list(net._dynamic_variables[layer.neurons.name])
+            if weights and layer.neurons.name != "input_neurons":
+                names += ["b"] + (["c"] if "c" in layer.neurons.variables else [])
+            objs[layer.neurons] = names
+            if weights and layer.ff is not None:
+                objs[layer.ff] = [v for v in ("w", "fb_noise") if v in layer.ff.variables]
+            if weights and layer.fb is not None:
+                objs[layer.fb] = ["y"]
+        return objs
+
+    def _set_stimulus(self, images, labels, T_f, T_t):
+        cap = self.net.capacity
+        n = len(images)
+        values = {
+            self.net.images: np.zeros((cap, images.shape[1])),
+            self.net.labels: np.zeros(cap),
+            self.net.forward_lengths: np.ones(cap),
+            self.net.target_lengths: np.zeros(cap),
+        }
+        values[self.net.images][:n] = images
+        values[self.net.labels][:n] = labels
+        values[self.net.forward_lengths][:n] = T_f
+        values[self.net.target_lengths][:n] = T_t
+        if int(np.sum(T_f) + np.sum(T_t)) > self.max_steps:
+            raise ValueError(f"chunk needs {int(np.sum(T_f) + np.sum(T_t))} steps, more than {self.max_steps}")
+        return values
+
+    def _run_chunk(self, images, labels, T_f, T_t, train, seed):
+        net = self.net
+        cfg = net.config
+        n = len(images)
+        stimulus = self._set_stimulus(images, labels, T_f, T_t)
+        for ta, counts in self._replay.items():
+            values = np.zeros(ta.values.shape)
+            values[: len(counts)] = counts
+            stimulus[ta] = values
+        ctrl = net.controller
+        controls = {"n_examples": n, "plastic": int(train),
+                    "K_f": cfg.window_steps if train else cfg.test_window_steps, "K_t": cfg.window_steps}
+        if self.standalone:
+            return self._run_standalone(stimulus, controls, n, train, seed)
+        for ta, values in stimulus.items():
+            ta.values[:] = values
+        for name, value in controls.items():
+            getattr(ctrl, name)[:] = value
+        ctrl.example[:] = 0
+        ctrl.step[:] = 0
+        ctrl.run_step[:] = 0
+        if seed is not None:
+            brian_seed(seed)
+        net.network.run(self.max_steps * cfg.dt * ms, namespace={})
+        return self._readout(n, train)
+
+    def _readout(self, n, train):
+        net = self.net
+        mon = net.forward_readout if train else net.example_readout
+        key = mon.name
+        values = np.asarray(mon.u_f[:])
+        start = 0 if self.standalone else self._readout_offset[key]
+        if not self.standalone:
+            self._readout_offset[key] = len(values)
+            other = "example_readout" if train else "forward_readout"
+            self._readout_offset[other] = len(getattr(net, other).u_f[:])
+        values = values[start:]
+        if len(values) != n * net.config.n_outputs:
+            raise RuntimeError(f"expected {n} read-outs, got {len(values) / net.config.n_outputs}")
+        return values.reshape(n, net.config.n_outputs)
+
+    # ------------------------------------------------------------------ cpp_standalone
+    def _build(self):
+        from brian2 import device
+        net = self.net
+        code = (
+            "{ const char* _segdend_seed = std::getenv(\"BRIAN_SEGDEND_SEED\");\n"
+            "  if (_segdend_seed) { unsigned long _s = std::strtoul(_segdend_seed, NULL, 10);\n"
+            "    for (int _i = 0; _i < %d; _i++) brian::_random_generators[_i].seed(_s + _i); } }"
+        ) % max(1, int(__import__("brian2").prefs.devices.cpp_standalone.openmp_threads))
+        device.insert_code("main", code)
+        net.network.run(self.max_steps * net.config.dt * ms, namespace={})
+        directory = self._build_directory or tempfile.mkdtemp(prefix="brian_segdend_")
+        device.build(directory=directory, run=False, compile=True)
+        self._state = {}
+        for obj, names in self._carried().items():
+            for name in names:
+                initial = net.initial_values.get((obj.name, name))
+                size = len(net.initial_values[(obj.name, "w")]) if name == "fb_noise" else obj.N
+                self._state[(obj, name)] = initial.copy() if initial is not None else np.zeros(size)
+        self._built = True
+
+    def _run_standalone(self, stimulus, controls, n, train, seed):
+        from brian2 import device
+        if not self._built:
+            self._build()
+        ctrl = self.net.controller
+        used = set(device.timed_arrays)        # arrays no generated code reads cannot be set
+        run_args = {ta: v for ta, v in stimulus.items() if ta in used}
+        for name, value in controls.items():
+            run_args[getattr(ctrl, name)] = value
+        for (obj, name), values in self._state.items():
+            run_args[getattr(obj, name)] = values
+        if seed is not None:
+            device.run_environment_variables["BRIAN_SEGDEND_SEED"] = str(seed)
+        device.run(run_args=run_args, with_output=False)
+        self._state = {(obj, name): np.array(getattr(obj, name)[:]) for (obj, name) in self._state}
+        return self._readout(n, train)

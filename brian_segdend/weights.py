@@ -1,0 +1,133 @@
+"""Initial weights (spec §6) and checks of user-supplied weights.
+
+Weights travel as a dict of lists of numpy arrays in the spec's shapes::
+
+    {"W": [W_1 .. W_{L+1}],   # n_l x n_{l-1}
+     "b": [b_1 .. b_{L+1}],
+     "Y": [Y_1 .. Y_L],       # n_l x n_{L+1} (broadcast) or n_l x n_{l+1}
+     "c": [c_1 .. c_L],       # feedback biases (zeros unless feedback_bias)
+     "sparse_masks": [...]}   # only with sparse_feedback: True where Y is forced to 0
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ModelConfig
+
+__all__ = ["V_MEAN", "V_SD", "B_MEAN", "B_SD", "SPREAD", "weight_statistics", "initial_weights",
+           "feedback_shape", "check_weights", "symmetric_feedback"]
+
+V_MEAN, V_SD = 3.0, 3.0        # target mean and SD of the dendritic potential (spec §6)
+B_MEAN, B_SD = 0.8, 0.001      # bias mean and spread
+SPREAD = 3.465                 # QUIRK: multiplies U(-1, 1), so the realised SD is 2 x W_sd
+
+
+def weight_statistics(fan_in, lambda_step):
+    """Mean and spread ``(W_mean, W_sd)`` of weights with ``fan_in`` inputs (spec §6)."""
+    nu = lambda_step / 4.0
+    n = float(fan_in)
+    v2 = V_SD**2 + V_MEAN**2
+    w_mean = (V_MEAN - B_MEAN) / (nu * n * V_MEAN)
+    m2 = (v2 + nu**2 * (n - n**2) * w_mean**2 * V_MEAN**2 - 2 * n * nu * B_MEAN * V_MEAN * w_mean - B_MEAN**2) / (
+        n * nu**2 * v2)
+    return w_mean, float(np.sqrt(m2 - w_mean**2))
+
+
+def feedback_shape(config: ModelConfig, l):
+    """Shape of Y_l for hidden layer ``l`` (1-based)."""
+    sizes = config.layer_sizes
+    return (sizes[l], sizes[-1] if config.broadcast else sizes[l + 1])
+
+
+def symmetric_feedback(config: ModelConfig, W, sparse_masks=None, rng=None):
+    """Y rebuilt from W (spec §5): W_{l+1}^T (products of them with broadcast), noise, sparsity."""
+    L = len(config.n_hidden)
+    noisy = config.noisy_symmetric_weights and rng is not None
+    Y = [None] * L
+    for l in range(L, 0, -1):              # Y index l-1 belongs to hidden layer l
+        wt = W[l].T.copy()
+        if noisy and config.broadcast:
+            wt = wt + rng.normal(0, config.symmetric_noise_sd, wt.shape)
+        elif noisy:
+            wt = wt + rng.normal(0, config.symmetric_noise_sd)
+        Y[l - 1] = wt if (not config.broadcast or l == L) else wt @ Y[l]
+    if sparse_masks is not None:
+        Y = [np.where(m, 0.0, y * config.sparse_scale) for y, m in zip(Y, sparse_masks)]
+    return Y
+
+
+def initial_weights(config: ModelConfig, rng: np.random.Generator) -> dict:
+    """Draw W, b, Y, c (and sparse masks) as REF does at initialisation (spec §6)."""
+    sizes = config.layer_sizes
+    L = len(config.n_hidden)
+    W, b = [], []
+    for l in range(1, L + 2):
+        shape = (sizes[l], sizes[l - 1])
+        if config.weight_optimization:
+            mean, sd = weight_statistics(sizes[l - 1], config.lambda_step)
+            W.append(mean + SPREAD * sd * rng.uniform(-1, 1, shape))
+            b.append(B_MEAN + SPREAD * B_SD * rng.uniform(-1, 1, sizes[l]))
+        else:
+            W.append(0.1 * rng.uniform(-1, 1, shape))
+            b.append(rng.uniform(-1, 1, sizes[l]))
+    Y, c = [], []
+    for l in range(1, L + 1):
+        shape = feedback_shape(config, l)
+        if config.weight_optimization:
+            # QUIRK: statistics of the layer above (fan-in n_l = rows of Y_l), whatever Y's shape
+            mean, sd = weight_statistics(sizes[l], config.lambda_step)
+            Y.append(mean + SPREAD * sd * rng.uniform(-1, 1, shape))
+            c.append(B_MEAN + SPREAD * B_SD * rng.uniform(-1, 1, sizes[l]))
+        else:
+            Y.append(rng.uniform(-1, 1, shape))
+            c.append(rng.uniform(-1, 1, sizes[l]))
+    if not config.feedback_bias:
+        c = [np.zeros_like(x) for x in c]
+    masks = None
+    if config.sparse_feedback:
+        masks = []
+        for y in Y:
+            mask = np.zeros(y.size, bool)
+            mask[rng.choice(y.size, int(config.sparse_fraction * y.size), replace=False)] = True
+            masks.append(mask.reshape(y.shape))
+    if config.symmetric_weights:
+        Y = symmetric_feedback(config, W, masks, rng)
+    elif masks is not None:
+        Y = [np.where(m, 0.0, y * config.sparse_scale) for y, m in zip(Y, masks)]
+    weights = {"W": W, "b": b, "Y": Y, "c": c}
+    if masks is not None:
+        weights["sparse_masks"] = masks
+    return weights
+
+
+def check_weights(config: ModelConfig, weights: dict):
+    """Raise ``ValueError`` naming the entry if a weight array is missing, mis-shaped or not finite."""
+    sizes = config.layer_sizes
+    L = len(config.n_hidden)
+    expected = {
+        "W": [(sizes[l], sizes[l - 1]) for l in range(1, L + 2)],
+        "b": [(sizes[l],) for l in range(1, L + 2)],
+        "Y": [feedback_shape(config, l) for l in range(1, L + 1)],
+        "c": [(sizes[l],) for l in range(1, L + 1)],
+    }
+    unknown = set(weights) - set(expected) - {"sparse_masks"}
+    if unknown:
+        raise ValueError(f"unknown weight entries {sorted(unknown)}; expected {sorted(expected)}")
+    for key, shapes in expected.items():
+        if key not in weights:
+            raise ValueError(f"weights[{key!r}] is missing")
+        arrays = weights[key]
+        if len(arrays) != len(shapes):
+            raise ValueError(f"weights[{key!r}] has {len(arrays)} arrays; this network needs {len(shapes)}")
+        for k, (array, shape) in enumerate(zip(arrays, shapes)):
+            array = np.asarray(array)
+            if array.shape != shape:
+                raise ValueError(f"weights[{key!r}][{k}] has shape {array.shape}; expected {shape}")
+            if not np.all(np.isfinite(array)):
+                bad = int(np.sum(~np.isfinite(array)))
+                raise ValueError(f"weights[{key!r}][{k}] contains {bad} NaN or infinite value(s)")
+    masks = weights.get("sparse_masks")
+    if config.sparse_feedback and masks is not None:
+        for k, (mask, shape) in enumerate(zip(masks, expected["Y"])):
+            if np.asarray(mask).shape != shape:
+                raise ValueError(f"weights['sparse_masks'][{k}] has shape {np.shape(mask)}; expected {shape}")

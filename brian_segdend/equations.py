@@ -95,6 +95,24 @@ r = lambda_step*x : 1                # expected spike count per step
 lambda_step : 1 (shared, constant)
 """
 
+# Poisson counts of the input as a Poisson process (spec §1): the rate is constant within an example,
+# so each pixel keeps the time to its next spike (in steps) and draws only when it fires. The counts
+# per step are exactly Poisson(lambda x) and independent across steps (memorylessness also makes the
+# redraw at each new example exact); a step costs one comparison per pixel instead of one draw.
+INPUT_POISSON_PROCESS = """
+wait : 1                             # time from the start of this step to the next spike (steps)
+"""
+INPUT_POISSON_EVENTS = {
+    "first_spike": "wait < 1",                 # the next spike falls into this step
+    "rate_change": "step == 0",                # a new example: new rates
+}
+INPUT_STEP = "S = 0\nwait = wait - 1"
+INPUT_FIRST_SPIKE = """
+S = 1 + poisson(r*(1 - wait))
+wait = 1 - log(rand())/(r + 1e-300)
+"""
+INPUT_RATE_CHANGE = "wait = 1 - log(rand())/(r + 1e-300)"
+
 # Hidden layer: basal d, apical a, soma u (spec §3, step 2).
 HIDDEN = """
 d = d_ff + b + d_ext : 1             # basal potential W p + b (+ user input), spec §3.2.2
@@ -155,18 +173,22 @@ a_t : 1                              # ... over the target window
 alpha_f = 1/(1 + exp(-a_f)) : 1      # plateau potentials
 alpha_t = 1/(1 + exp(-a_t)) : 1
 sigma_f = 1/(1 + exp(-u_f)) : 1
-error = k_B*lambda_step*sigma_f*(1 - sigma_f)*(alpha_t - alpha_f) : 1     # hidden error, §5
+error : 1                            # e_l of spec §5, stored once per example (see HIDDEN_ERROR)
 eta_P : 1 (shared, constant)         # eta_l * P_hid
 """
 OUTPUT_LEARNING = """
 u_f : 1
 r_t : 1                              # mean rate over the target window
 sigma_f = 1/(1 + exp(-u_f)) : 1
-error = k_D*lambda_step*sigma_f*(1 - sigma_f)*(r_t - lambda_step*sigma_f) : 1   # output error, §5
+error : 1                            # e_out of spec §5 (see OUTPUT_ERROR)
 eta_P : 1 (shared, constant)         # eta_{L+1} * P_out
 """
+# Errors, computed once per neuron at the end of the target phase (not per synapse).
+HIDDEN_ERROR = "error = k_B*lambda_step*sigma_f*(1 - sigma_f)*(alpha_t - alpha_f)"        # hidden, §5
+OUTPUT_ERROR = "error = k_D*lambda_step*sigma_f*(1 - sigma_f)*(r_t - lambda_step*sigma_f)"  # output, §5
+FEEDBACK_ERROR = "error_Y = alpha_f*(1 - alpha_f)*(lambda_step*sigma_f - alpha_f)"        # feedback, §5
 FEEDBACK_LEARNING = """
-error_Y = alpha_f*(1 - alpha_f)*(lambda_step*sigma_f - alpha_f) : 1    # feedback error, §5
+error_Y : 1                          # e^Y_l of spec §5 (see FEEDBACK_ERROR)
 eta_Y : 1 (shared, constant)
 """
 

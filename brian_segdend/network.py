@@ -13,7 +13,7 @@ Schedule of one time step (spec §3; ``net.scheduling_summary()`` prints it):
   3 spike draw; 4 spike event; 5 this layer's spikes reach the apical rings of the layers it feeds back
   to (read by them at the next step: the one-step feedback lag).
 * ``end``: window averages (10), read-outs (15), plasticity at the end of the target phase
-  (collectors 20, weights 30, biases and ring corrections 40), window reset (50), controller (90).
+  (collectors 20, errors, biases and ring corrections 25, weights 30), window reset (50), controller (90).
 """
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ class SegregatedDendriteNetwork:
             self._build_feedback(l, weights["Y"][l - 1])
         self._set_biases(weights)
         for layer in self.layers[1:]:      # biases and ring corrections, once per example (spec §5)
-            layer.neurons.run_on_event("learn", "\n".join(self._learn_code[layer.name]), when="end", order=40)
+            layer.neurons.run_on_event("learn", "\n".join(self._learn_code[layer.name]), when="end", order=25)
         self.forward_readout = EventMonitor(self.output.neurons, "forward_end", variables=["u_f"],
                                             when="end", order=15, name="forward_readout")
         self.example_readout = EventMonitor(self.output.neurons, "example_end", variables=["u_f"],
@@ -215,7 +215,8 @@ class SegregatedDendriteNetwork:
         return ctrl
 
     def _order(self, l, k):
-        return 100 * l + k
+        """Schedule order of operation ``k`` of layer ``l`` within the ``groups`` slot."""
+        return 100 * l + 10 * k
 
     def _layer_name(self, l):
         if l == 0:
@@ -339,7 +340,12 @@ class SegregatedDendriteNetwork:
 
         events = dict(eq.PHASE_EVENTS)
         events["spike"] = "S > 0"
-        group = NeuronGroup(N, model, threshold="S > 0", events={k: v for k, v in events.items() if k != "spike"},
+        poisson_input = l == 0 and not self.replay and cfg.spike_counts == "poisson"
+        if poisson_input:
+            model += Equations(eq.INPUT_POISSON_PROCESS)
+            events.update(eq.INPUT_POISSON_EVENTS)
+            reset_vars.append("wait")
+        group = NeuronGroup(N, model, threshold="S > 0", reset="", events={k: v for k, v in events.items() if k != "spike"},
                             namespace=self._namespace, name=f"{name}_neurons")
         group.thresholder["spike"].when, group.thresholder["spike"].order = "groups", o(4)
         for ev, (when, order) in {"learn": ("end", 18), "example_end": ("end", 12), "forward_end": ("end", 12),
@@ -369,6 +375,11 @@ class SegregatedDendriteNetwork:
                 soma = eq.SOMA_DYNAMIC_OUTPUT if cfg.conductances else eq.SOMA_STEADY_OUTPUT
             group.run_regularly(soma + "\n" + eq.RATE_UPDATE, when="groups", order=o(2), name=f"{name}_soma")
         group.run_regularly(self._draw_code(l, lags), when="groups", order=o(3), name=f"{name}_draw")
+        if poisson_input:
+            group.thresholder["first_spike"].when, group.thresholder["first_spike"].order = "groups", o(3) + 1
+            group.run_on_event("first_spike", eq.INPUT_FIRST_SPIKE, when="groups", order=o(3) + 2)
+            group.thresholder["rate_change"].when, group.thresholder["rate_change"].order = "start", -5
+            group.run_on_event("rate_change", eq.INPUT_RATE_CHANGE, when="start", order=-3)
         if l > 0:
             windows = eq.HIDDEN_WINDOWS if hidden else eq.OUTPUT_WINDOWS
             group.run_regularly(windows, when="end", order=10, name=f"{name}_windows")
@@ -378,7 +389,9 @@ class SegregatedDendriteNetwork:
             keep = "p_prev = x_L - x_s" if "p_prev" in reset_vars else "r_prev = r"
             group.run_regularly(keep, when="end", order=11, name=f"{name}_keep_previous")
         if l > 0:
-            learn = ["b += eta_P*error"]
+            learn = [eq.HIDDEN_ERROR if hidden else eq.OUTPUT_ERROR, "b += eta_P*error"]
+            if hidden and self._learns_feedback():
+                learn.insert(1, eq.FEEDBACK_ERROR)
             if hidden and self._learns_feedback() and cfg.feedback_bias:
                 learn.append("c += eta_Y*error_Y")
             self._learn_code[name] = learn
@@ -429,6 +442,8 @@ class SegregatedDendriteNetwork:
                                                 name=name)
             self._namespace[name] = self.replay_arrays[l]
             lines.append(f"S = int({name}(run_step*ms, i) + 0.5)")
+        elif l == 0 and cfg.spike_counts == "poisson":
+            lines.append(eq.INPUT_STEP)
         elif cfg.spike_counts == "poisson":
             lines.append("S = poisson(r)")
         else:

@@ -53,7 +53,7 @@ class Simulator:
         self.standalone = isinstance(get_device(), CPPStandaloneDevice)
         self._built = False
         self._build_directory = build_directory
-        self._state = None           # standalone: the dynamic state carried between runs
+        self._state = self._initial_state() if self.standalone else None   # carried between standalone runs
         self._readout_offset = {"forward_readout": 0, "example_readout": 0}
         self._replay = {}
 
@@ -179,40 +179,51 @@ class Simulator:
                 post, pre = net.feedback_index[l]
                 self._assign(layer.fb, "y", np.asarray(weights["Y"][l - 1], float)[post, pre])
 
-    def _value(self, obj, name):
-        if not self.standalone:
-            return np.asarray(getattr(obj, name)[:])
-        if self._state is None:
-            return self.net.initial_values[(obj.name, name)]
-        return self._state[(obj, name)]
-
-    def _assign(self, obj, name, values):
-        values = np.asarray(values, dtype=float)
-        if not self.standalone:
-            getattr(obj, name)[:] = values
-        elif self._state is None:
-            self.net._initial(obj, name, values)
-        else:
-            self._state[(obj, name)] = values.copy()
-
-    # ------------------------------------------------------------------ state
-    def state_variables(self):
-        """``{(object name, variable): array}`` of all weights and dynamic state."""
-        out = {}
+    def _initial_state(self):
+        state = {}
         for obj, names in self._carried().items():
             for name in names:
-                out[(obj.name, name)] = np.array(getattr(obj, name)[:])
-        return out
+                initial = self.net.initial_values.get((obj.name, name))
+                dtype = obj.variables[name].dtype
+                state[(obj, name)] = (initial if initial is not None else np.zeros(obj.N)).astype(dtype)
+        return state
+
+    def _value(self, obj, name):
+        if self.standalone:
+            return self._state[(obj, name)]
+        return np.asarray(getattr(obj, name)[:])
+
+    def _assign(self, obj, name, values):
+        values = np.asarray(values)
+        if self.standalone:
+            self._state[(obj, name)] = values.astype(self._state[(obj, name)].dtype, copy=True)
+        else:
+            getattr(obj, name)[:] = values
+
+    # ------------------------------------------------------------------ state
+    def get_state(self):
+        """``{'<object>.<variable>': array}`` of all weights and dynamic state (for checkpoints)."""
+        return {f"{obj.name}.{name}": np.array(self._value(obj, name))
+                for obj, names in self._carried().items() for name in names}
+
+    def set_state(self, state):
+        """Restore :meth:`get_state`'s output exactly; names and shapes must match this network."""
+        carried = {f"{obj.name}.{name}": (obj, name) for obj, names in self._carried().items() for name in names}
+        missing, unknown = set(carried) - set(state), set(state) - set(carried)
+        if missing or unknown:
+            raise ValueError(f"state does not fit this network: missing {sorted(missing)[:5]}, "
+                             f"unknown {sorted(unknown)[:5]}")
+        for key, (obj, name) in carried.items():
+            values = np.asarray(state[key])
+            if values.shape != np.shape(self._value(obj, name)):
+                raise ValueError(f"state {key!r} has shape {values.shape}; expected {np.shape(self._value(obj, name))}")
+            self._assign(obj, name, values)
 
     def reset_state(self):
         """Zero every dynamic variable (potentials, rates, spike memory, windows); keep weights."""
         for obj, names in self._carried(weights=False).items():
             for name in names:
-                if self.standalone:
-                    if self._state is not None:
-                        self._state[(obj, name)] = np.zeros_like(self._state[(obj, name)])
-                else:
-                    getattr(obj, name)[:] = 0
+                self._assign(obj, name, np.zeros_like(self._value(obj, name)))
 
     # ------------------------------------------------------------------ internals
     def _carried(self, weights=True):
@@ -288,6 +299,11 @@ class Simulator:
         return values.reshape(n, net.config.n_outputs)
 
     # ------------------------------------------------------------------ cpp_standalone
+    def build(self):
+        """Compile the network now (``cpp_standalone``; nothing to do under runtime targets)."""
+        if self.standalone and not self._built:
+            self._build()
+
     def _build(self):
         from brian2 import device
         net = self.net
@@ -300,12 +316,6 @@ class Simulator:
         net.network.run(self.max_steps * net.config.dt * ms, namespace={})
         directory = self._build_directory or tempfile.mkdtemp(prefix="brian_segdend_")
         device.build(directory=directory, run=False, compile=True)
-        self._state = {}
-        for obj, names in self._carried().items():
-            for name in names:
-                initial = net.initial_values.get((obj.name, name))
-                size = len(net.initial_values[(obj.name, "w")]) if name == "fb_noise" else obj.N
-                self._state[(obj, name)] = initial.copy() if initial is not None else np.zeros(size)
         self._built = True
 
     def _run_standalone(self, stimulus, controls, n, train, seed):

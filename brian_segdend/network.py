@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 from brian2 import (
-    Equations, EventMonitor, Function, Network, NeuronGroup, Synapses, TimedArray, linked_var, ms,
+    Clock, Equations, EventMonitor, Function, Network, NeuronGroup, Synapses, TimedArray, linked_var, ms,
 )
 from brian2.core.network import Network as _BrianNetwork
 
@@ -155,6 +155,8 @@ class SegregatedDendriteNetwork:
                            "stop_run": stop_run}
 
         self._learn_code = {}
+        #: the model's own clock (dt of the config), so that it can share a Network with other dt's
+        self.clock = Clock(dt=config.dt * ms, name="segdend_clock*")
         self.controller = self._build_controller()
         self.layers = [self._build_neurons(l) for l in range(self.n_layers)]
         for l in range(1, self.n_layers):
@@ -204,7 +206,7 @@ class SegregatedDendriteNetwork:
 
     # ------------------------------------------------------------------ construction
     def _build_controller(self):
-        ctrl = NeuronGroup(1, eq.CONTROLLER, events={"done": "example >= n_examples"},
+        ctrl = NeuronGroup(1, eq.CONTROLLER, events={"done": "example >= n_examples"}, clock=self.clock,
                            namespace=self._namespace, name="controller")
         ctrl.run_regularly(eq.CONTROLLER_PHASE_LENGTHS, when="start", order=-10, name="controller_phases")
         ctrl.run_regularly(eq.CONTROLLER_ADVANCE, when="end", order=90, name="controller_advance")
@@ -346,7 +348,7 @@ class SegregatedDendriteNetwork:
             events.update(eq.INPUT_POISSON_EVENTS)
             reset_vars.append("wait")
         group = NeuronGroup(N, model, threshold="S > 0", reset="", events={k: v for k, v in events.items() if k != "spike"},
-                            namespace=self._namespace, name=f"{name}_neurons")
+                            clock=self.clock, namespace=self._namespace, name=f"{name}_neurons")
         group.thresholder["spike"].when, group.thresholder["spike"].order = "groups", o(4)
         for ev, (when, order) in {"learn": ("end", 18), "example_end": ("end", 12), "forward_end": ("end", 12),
                                   "example_start": ("start", -5), "forward_window": ("end", 9)}.items():
@@ -492,7 +494,7 @@ class SegregatedDendriteNetwork:
             y = "fb_gain*(w + fb_noise)" if cfg.noisy_symmetric_weights else "fb_gain*w"
             model += f"\na_fb_pre = {y}*r_post : 1 (summed)"
         syn = Synapses(pre.neurons, post.neurons, model=model, on_pre=on_pre, on_post=on_post, on_event=on_event,
-                       namespace=self._namespace, name=name)
+                       clock=self.clock, namespace=self._namespace, name=name)
         n_pre, n_post = W.shape[1], W.shape[0]
         syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
         self._initial(syn, "w", W.T.ravel())
@@ -541,7 +543,7 @@ class SegregatedDendriteNetwork:
             on_pre["learn"] = f"y = (y + eta_Y_post*error_Y_post*qbar_f_pre){rescale}"
             on_event["learn"] = "learn"
         syn = Synapses(source.neurons, target.neurons, model=model, on_pre=on_pre or None,
-                       on_event=on_event if on_pre else "spike", namespace=self._namespace,
+                       on_event=on_event if on_pre else "spike", clock=self.clock, namespace=self._namespace,
                        name=f"{target.name}_fb")
         mask = self.sparse_masks[l - 1] if (cfg.sparse_feedback and self.sparse_masks) else np.zeros(Y.shape, bool)
         post_idx, pre_idx = np.nonzero(~mask)              # Y[post, pre]; sparse entries are not connected
@@ -577,11 +579,12 @@ class SegregatedDendriteNetwork:
             src, targets = ["x_L", "x_s"], [f"{ring}_L", f"{ring}_s"]
         sums = eq.lag_names(prefix, len(targets))
         name = f"{target.name}_{prefix}"
-        collector = NeuronGroup(1, eq.variables(sums), namespace=self._namespace, name=f"{name}_collector")
+        collector = NeuronGroup(1, eq.variables(sums), clock=self.clock, namespace=self._namespace,
+                                name=f"{name}_collector")
         collector.run_regularly("\n".join(f"{s} = 0" for s in sums), when="end", order=19)
         code = "\n".join(f"{s}_post += {pre_average}_pre*{x}_pre" for s, x in zip(sums, src))
-        path = Synapses(source.neurons, collector, on_pre=code, on_event="learn", namespace=self._namespace,
-                        name=f"{name}_sum")
+        path = Synapses(source.neurons, collector, on_pre=code, on_event="learn", clock=self.clock,
+                        namespace=self._namespace, name=f"{name}_sum")
         path.connect()
         path.pre.when, path.pre.order = "end", 20
         for s in sums:

@@ -12,7 +12,7 @@ import os
 import tempfile
 
 import numpy as np
-from brian2 import defaultclock, get_device, ms, seed as brian_seed
+from brian2 import get_device, ms, seed as brian_seed
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
 from .config import ModelConfig
@@ -47,7 +47,6 @@ class Simulator:
     def __init__(self, network: SegregatedDendriteNetwork, build_directory=None):
         self.net = network
         cfg = network.config
-        defaultclock.dt = cfg.dt * ms
         per_example = max(cfg.forward_steps + cfg.target_steps + MAX_EXTRA_STEPS, cfg.test_steps)
         self.max_steps = network.capacity * per_example
         self.standalone = isinstance(get_device(), CPPStandaloneDevice)

@@ -1,0 +1,104 @@
+"""Training loop: reproducibility, checkpoints, resume, errors (runtime numpy, tiny synthetic data)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from brian2 import prefs
+
+from brian_segdend import ModelConfig
+from brian_segdend.results import CheckpointError
+from brian_segdend.training import evaluate, load_network, train
+
+CFG = ModelConfig(n_inputs=16, n_hidden=(12,), forward_steps=12, target_steps=10, window_steps=4,
+                  test_steps=15, test_window_steps=6, spike_memory=4)
+
+
+@pytest.fixture(autouse=True)
+def numpy_target():
+    prefs.codegen.target = "numpy"
+    yield
+    prefs.codegen.target = "auto"
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, (60, 16))
+    y = rng.integers(0, 10, 60)
+    return X[:40], y[:40], X[40:], y[40:]
+
+
+def weights_of(record):
+    return record["simulator"].get_weights()
+
+
+def test_same_seed_same_result_and_resume_is_bit_identical(tmp_path):
+    full = train(CFG, data=data(), epochs=2, seed=3, chunk_size=15, out=tmp_path / "full", progress=False, log=None)
+    again = train(CFG, data=data(), epochs=2, seed=3, chunk_size=15, out=tmp_path / "again", progress=False, log=None)
+    for a, b in zip(weights_of(full)["W"], weights_of(again)["W"]):
+        np.testing.assert_array_equal(a, b)
+    # a run "killed" after one epoch, then resumed, ends with the same weights
+    train(CFG, data=data(), epochs=1, seed=3, chunk_size=15, out=tmp_path / "killed", progress=False, log=None)
+    resumed = train(CFG, data=data(), epochs=2, seed=3, chunk_size=15, out=tmp_path / "killed", resume=True,
+                    progress=False, log=None)
+    for a, b in zip(weights_of(full)["W"], weights_of(resumed)["W"]):
+        np.testing.assert_array_equal(a, b)
+    results = json.loads((tmp_path / "killed" / "results.json").read_text())
+    assert [e["epoch"] for e in results["epochs"]] == [1, 2]
+    assert results["seed"] == 3 and "brian2" in results["versions"]
+    assert (tmp_path / "full" / "results.csv").read_text().count("\n") == 3
+    config, _ = load_network(tmp_path / "full" / "network.npz")
+    assert config.n_hidden == (12,)
+
+
+def test_different_seed_differs(tmp_path):
+    a = train(CFG, data=data(), epochs=1, seed=1, progress=False, log=None)
+    b = train(CFG, data=data(), epochs=1, seed=2, progress=False, log=None)
+    assert not np.array_equal(weights_of(a)["W"][0], weights_of(b)["W"][0])
+
+
+def test_checkpoint_of_other_architecture_is_refused(tmp_path):
+    train(CFG, data=data(), epochs=1, seed=0, out=tmp_path / "run", progress=False, log=None)
+    with pytest.raises(ValueError, match="another architecture"):
+        train(CFG.replace(n_hidden=(7,)), data=data(), epochs=2, seed=0, out=tmp_path / "run", resume=True,
+              progress=False, log=None)
+
+
+def test_corrupt_checkpoint_gives_clear_error(tmp_path):
+    train(CFG, data=data(), epochs=1, seed=0, out=tmp_path / "run", progress=False, log=None)
+    path = tmp_path / "run" / "checkpoint.npz"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="checkpoint.npz"):
+        train(CFG, data=data(), epochs=2, seed=0, out=tmp_path / "run", resume=True, progress=False, log=None)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(CFG, data=data(), epochs=2, seed=0, out=tmp_path / "none", resume=True, progress=False, log=None)
+
+
+def test_bad_inputs(tmp_path):
+    from brian_segdend import SegregatedDendriteNetwork, Simulator
+    sim = Simulator(SegregatedDendriteNetwork(CFG, seed=0, capacity=4))
+    X, y, _, _ = data()
+    with pytest.raises(ValueError, match=r"images have shape \(4, 15\); expected \(n, 16\)"):
+        sim.present(X[:4, :15], y[:4], True)
+    with pytest.raises(ValueError, match="labels must be classes 0..9"):
+        sim.present(X[:4], np.array([0, 1, 2, 12]), True)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        sim.present(X[:4] * 3, y[:4], True)
+    with pytest.raises(ValueError, match="epochs=0"):
+        train(CFG, data=data(), epochs=0, progress=False)
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "brian_segdend", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_lists_models_and_rejects_unknown_names():
+    out = run_cli("models")
+    assert out.returncode == 0 and "ref-s" in out.stdout and "bp-mlp" in out.stdout
+    bad = run_cli("train", "--model", "nope")
+    assert bad.returncode == 2 and "valid names are" in bad.stderr
+    bad = run_cli("train", "--dataset", "svhn")
+    assert bad.returncode == 2 and "mnist" in bad.stderr
+    bad = run_cli("train", "--device", "gpu")
+    assert bad.returncode == 2 and "cpp_standalone" in bad.stderr

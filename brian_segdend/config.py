@@ -259,8 +259,8 @@ def _as_tuple(value, n, name):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (float(value),) * n
     value = tuple(float(v) for v in value)
-    if len(value) == 1:
-        return value * n
+    if len(set(value)) == 1:                  # one rate for every layer (also after a change of depth)
+        return value[:1] * n
     if len(value) != n:
         raise ValueError(f"{name}={list(value)!r} is invalid: expected one value or {n} values (one per layer)")
     return value

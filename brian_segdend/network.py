@@ -204,6 +204,50 @@ class SegregatedDendriteNetwork:
     def __iter__(self):
         return iter(self.objects)
 
+    # ------------------------------------------------------------------ stimulus
+    def stimulus(self, images, labels, train, forward_lengths=None, target_lengths=None):
+        """Values of the stimulus ``TimedArray`` s and controller settings for one run.
+
+        Returns ``({TimedArray: values}, {controller variable: value})``; see :meth:`load_examples`.
+        """
+        cfg, cap = self.config, self.capacity
+        n = len(images)
+        if n > cap:
+            raise ValueError(f"{n} examples do not fit in one run of this network (capacity={cap})")
+        if train:
+            T_f = np.full(n, cfg.forward_steps) if forward_lengths is None else np.asarray(forward_lengths)
+            T_t = np.full(n, cfg.target_steps) if target_lengths is None else np.asarray(target_lengths)
+        else:
+            T_f, T_t = np.full(n, cfg.test_steps), np.zeros(n)
+        values = {self.images: np.zeros((cap, cfg.n_inputs)), self.labels: np.zeros(cap),
+                  self.forward_lengths: np.ones(cap), self.target_lengths: np.zeros(cap)}
+        values[self.images][:n] = images
+        values[self.labels][:n] = labels
+        values[self.forward_lengths][:n] = T_f
+        values[self.target_lengths][:n] = T_t
+        controls = {"n_examples": n, "plastic": int(train), "K_t": cfg.window_steps,
+                    "K_f": cfg.window_steps if train else cfg.test_window_steps}
+        return values, controls
+
+    def load(self, stimulus, controls):
+        """Write :meth:`stimulus` output into the objects (runtime, or standalone before the build)."""
+        for ta, values in stimulus.items():
+            ta.values[:] = values
+        for name, value in controls.items():
+            setattr(self.controller, name, value)
+        self.controller.example = self.controller.step = self.controller.run_step = 0
+
+    def load_examples(self, images, labels, train=False, forward_lengths=None, target_lengths=None):
+        """Prepare a run of your own ``Network`` over these examples; returns its maximal duration.
+
+        The run stops by itself after the last example (``stop_run``), read-outs are in
+        :attr:`example_readout` / :attr:`forward_readout`.
+        """
+        values, controls = self.stimulus(images, labels, train, forward_lengths, target_lengths)
+        self.load(values, controls)
+        steps = int(np.sum(values[self.forward_lengths][: len(images)] + values[self.target_lengths][: len(images)]))
+        return (steps + 1) * self.config.dt * ms
+
     # ------------------------------------------------------------------ construction
     def _build_controller(self):
         ctrl = NeuronGroup(1, eq.CONTROLLER, events={"done": "example >= n_examples"}, clock=self.clock,

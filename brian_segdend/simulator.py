@@ -239,44 +239,20 @@ class Simulator:
                 objs[layer.fb] = ["y"]
         return objs
 
-    def _set_stimulus(self, images, labels, T_f, T_t):
-        cap = self.net.capacity
-        n = len(images)
-        values = {
-            self.net.images: np.zeros((cap, images.shape[1])),
-            self.net.labels: np.zeros(cap),
-            self.net.forward_lengths: np.ones(cap),
-            self.net.target_lengths: np.zeros(cap),
-        }
-        values[self.net.images][:n] = images
-        values[self.net.labels][:n] = labels
-        values[self.net.forward_lengths][:n] = T_f
-        values[self.net.target_lengths][:n] = T_t
-        if int(np.sum(T_f) + np.sum(T_t)) > self.max_steps:
-            raise ValueError(f"chunk needs {int(np.sum(T_f) + np.sum(T_t))} steps, more than {self.max_steps}")
-        return values
-
     def _run_chunk(self, images, labels, T_f, T_t, train, seed):
         net = self.net
         cfg = net.config
         n = len(images)
-        stimulus = self._set_stimulus(images, labels, T_f, T_t)
+        stimulus, controls = net.stimulus(images, labels, train, T_f, T_t)
+        if int(np.sum(T_f) + np.sum(T_t)) > self.max_steps:
+            raise ValueError(f"chunk needs {int(np.sum(T_f) + np.sum(T_t))} steps, more than {self.max_steps}")
         for ta, counts in self._replay.items():
             values = np.zeros(ta.values.shape)
             values[: len(counts)] = counts
             stimulus[ta] = values
-        ctrl = net.controller
-        controls = {"n_examples": n, "plastic": int(train),
-                    "K_f": cfg.window_steps if train else cfg.test_window_steps, "K_t": cfg.window_steps}
         if self.standalone:
             return self._run_standalone(stimulus, controls, n, train, seed)
-        for ta, values in stimulus.items():
-            ta.values[:] = values
-        for name, value in controls.items():
-            getattr(ctrl, name)[:] = value
-        ctrl.example[:] = 0
-        ctrl.step[:] = 0
-        ctrl.run_step[:] = 0
+        net.load(stimulus, controls)
         if seed is not None:
             brian_seed(seed)
         net.network.run(self.max_steps * cfg.dt * ms, namespace={})

@@ -43,6 +43,7 @@ def test_derived_constants_match_spec():
     (dict(lambda_max=-0.2), "lambda_max"),
     (dict(learning_rates=(-0.1,)), "learning_rates"),
     (dict(learning_rates=(0.1, 0.2, 0.3)), "learning_rates"),
+    (dict(n_hidden=(5, 5), learning_rates=(0.1, 0.2)), "learning_rates"),
     (dict(feedback_learning_rates=(float("nan"),)), "feedback_learning_rates"),
     (dict(tau_s=10.0), "tau_s"),
     (dict(window_steps=60), "window_steps"),

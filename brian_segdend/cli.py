@@ -24,7 +24,7 @@ def _parser():
     t.add_argument("--model", default="ref-s", help="name in models/ or a .toml path (default: ref-s)")
     t.add_argument("--dataset", default="mnist", choices=DATASETS)
     t.add_argument("--epochs", type=int, default=1)
-    t.add_argument("--n-train", type=int, default=2000, help="training examples per epoch (0: all)")
+    t.add_argument("--n-train", type=int, default=5000, help="training examples per epoch (0: all)")
     t.add_argument("--n-test", type=int, default=1000, help="test examples (0: all)")
     t.add_argument("--val-fraction", type=float, default=0.0)
     t.add_argument("--device", default="auto", choices=("auto",) + DEVICES)

@@ -162,8 +162,23 @@ def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
         raise
 
 
+def _read_idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST format) as a numpy array."""
+    raw = path.read_bytes()
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
 def _decode_idx(name: str, split: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    import torchvision
+    try:
+        import torchvision
+    except ImportError:       # torch is optional for the spiking model: read the IDX files directly
+        folder = data_dir / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+        prefix = "train" if split == "train" else "t10k"
+        images = _read_idx(folder / f"{prefix}-images-idx3-ubyte")
+        labels = _read_idx(folder / f"{prefix}-labels-idx1-ubyte")
+        return images.reshape(len(images), -1).copy(), labels.astype(np.int64)
 
     cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
     ds = cls(root=str(data_dir), train=(split == "train"), download=False)

@@ -158,7 +158,7 @@ class Simulator:
                 for l in range(1, len(Y) + 1):
                     syn = net.layers[l + 1].ff
                     noise = self._value(syn, "fb_noise")
-                    noise = noise.reshape(syn.source.N, syn.target.N) if noise.size > 1 else noise[0]
+                    noise = noise.reshape(syn.source.N, syn.target.N) if noise.size > 1 else float(np.ravel(noise)[0])
                     gain = np.where(masks[l - 1], 0.0, cfg.sparse_scale) if masks else 1.0
                     Y[l - 1] = gain * (W[l].T + noise)
         return {"W": W, "b": b, "Y": Y, "c": c}

@@ -82,6 +82,8 @@ CASES = {
     "feedback-learning-bias-apical": dict(update_feedback_weights=True, feedback_learning_rates=(0.3,),
                                           feedback_bias=True, apical_conductance=True),
     "untruncated": dict(kernel="untruncated"),
+    "dt-half-lambda-taus-gains": dict(dt=0.5, lambda_max=0.35, tau_s=2.0, tau_L=8.0, g_B=0.4, E_E=6.0, E_I=-5.0,
+                                      units_per_class=2),
     "sparse-feedback": dict(sparse_feedback=True),
     "symmetric-nonspiking-feedback": dict(symmetric_weights=True, spiking_feedback=False),
     "mixed-rates": dict(spiking_feedforward=False, n_hidden=(7, 5), broadcast=False,

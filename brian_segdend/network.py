@@ -30,6 +30,8 @@ from .config import ModelConfig
 
 __all__ = ["Layer", "SegregatedDendriteNetwork", "stop_run"]
 
+PHASE_LEARN_PRE = eq.PHASE_EVENTS["learn"] + " and pbar_f != 0"
+
 
 # ---------------------------------------------------------------------------------------------
 # A function that ends the current run from generated code (after the chunk's last example).
@@ -386,6 +388,9 @@ class SegregatedDendriteNetwork:
 
         events = dict(eq.PHASE_EVENTS)
         events["spike"] = "S > 0"
+        if self._feeds_forward(l):
+            # presynaptic side of learning: inputs whose window average is 0 change no weight (exact skip)
+            events["learn_pre"] = PHASE_LEARN_PRE
         poisson_input = l == 0 and not self.replay and cfg.spike_counts == "poisson"
         if poisson_input:
             model += Equations(eq.INPUT_POISSON_PROCESS)
@@ -394,9 +399,11 @@ class SegregatedDendriteNetwork:
         group = NeuronGroup(N, model, threshold="S > 0", reset="", events={k: v for k, v in events.items() if k != "spike"},
                             clock=self.clock, namespace=self._namespace, name=f"{name}_neurons")
         group.thresholder["spike"].when, group.thresholder["spike"].order = "groups", o(4)
-        for ev, (when, order) in {"learn": ("end", 18), "example_end": ("end", 12), "forward_end": ("end", 12),
+        for ev, (when, order) in {"learn": ("end", 18), "learn_pre": ("end", 18),
+                                  "example_end": ("end", 12), "forward_end": ("end", 12),
                                   "example_start": ("start", -5), "forward_window": ("end", 9)}.items():
-            group.thresholder[ev].when, group.thresholder[ev].order = when, order
+            if ev in group.thresholder:
+                group.thresholder[ev].when, group.thresholder[ev].order = when, order
         for var in ("step", "example", "run_step", "T_f", "T_t", "K_f", "K_t", "plastic"):
             setattr(group, var, linked_var(self.controller, var))
         group.lambda_step = cfg.lambda_step
@@ -528,7 +535,8 @@ class SegregatedDendriteNetwork:
         update = "w += eta_P_post*error_post*pbar_f_pre"
         if symmetric_source and cfg.noisy_symmetric_weights and cfg.broadcast:
             update += f"\nfb_noise = {cfg.symmetric_noise_sd!r}*randn()"
-        on_pre["learn"], on_event["learn"] = update, "learn"
+        redraws_noise = symmetric_source and cfg.noisy_symmetric_weights and cfg.broadcast
+        on_pre["learn"], on_event["learn"] = update, "learn" if redraws_noise else "learn_pre"
         on_post = None
         if symmetric_source and cfg.spiking_feedback:
             y = "fb_gain*(w + fb_noise)" if cfg.noisy_symmetric_weights else "fb_gain*w"
@@ -565,7 +573,8 @@ class SegregatedDendriteNetwork:
                     f"*({cfg.symmetric_noise_sd!r}*randn() - fb_noise)", when="end", order=45)
         post.ff = syn
         if cfg.spiking_feedforward:
-            self._add_collector(pre, post, "pbar_f", "D" if cfg.kernel == "truncated" else "A", "eta_P*error", "s_ff")
+            self._add_collector(pre, post, "pbar_f", "D" if cfg.kernel == "truncated" else "A", "eta_P*error", "s_ff",
+                                event="learn_pre")
 
     def _build_feedback(self, l, Y):
         """Feedback weights Y_l into hidden layer ``l`` (spec §1), unless they mirror W (symmetric)."""
@@ -607,7 +616,7 @@ class SegregatedDendriteNetwork:
         if "s_fb" in self._collector_prefixes(l):
             self._add_collector(source, target, "qbar_f", "B", "eta_Y*error_Y", "s_fb")
 
-    def _add_collector(self, source, target, pre_average, ring, post_factor, prefix):
+    def _add_collector(self, source, target, pre_average, ring, post_factor, prefix, event="learn"):
         """Exact correction of spikes in memory after a rank-one weight update (spec §10.3).
 
         The receiving ring of ``target`` holds, per lag k, the weighted counts ``sum_j w_ij S_j(t-k)``.
@@ -627,7 +636,7 @@ class SegregatedDendriteNetwork:
                                 name=f"{name}_collector")
         collector.run_regularly("\n".join(f"{s} = 0" for s in sums), when="end", order=19)
         code = "\n".join(f"{s}_post += {pre_average}_pre*{x}_pre" for s, x in zip(sums, src))
-        path = Synapses(source.neurons, collector, on_pre=code, on_event="learn", clock=self.clock,
+        path = Synapses(source.neurons, collector, on_pre=code, on_event=event, clock=self.clock,
                         namespace=self._namespace, name=f"{name}_sum")
         path.connect()
         path.pre.when, path.pre.order = "end", 20

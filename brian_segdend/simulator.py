@@ -8,8 +8,8 @@ example (``stop_run``), so chunks of examples with random phase lengths need no 
 """
 from __future__ import annotations
 
-import os
 import tempfile
+import time
 
 import numpy as np
 from brian2 import get_device, ms, seed as brian_seed
@@ -55,6 +55,8 @@ class Simulator:
         self._state = self._initial_state() if self.standalone else None   # carried between standalone runs
         self._readout_offset = {"forward_readout": 0, "example_readout": 0}
         self._replay = {}
+        #: seconds spent inside simulation runs (standalone: the binary), for overhead measurements
+        self.simulation_seconds = 0.0
 
     # ------------------------------------------------------------------ public API
     def present(self, images, labels, train, forward_lengths=None, target_lengths=None, seed=None, replay=None):
@@ -255,7 +257,9 @@ class Simulator:
         net.load(stimulus, controls)
         if seed is not None:
             brian_seed(seed)
+        t0 = time.perf_counter()
         net.network.run(self.max_steps * cfg.dt * ms, namespace={})
+        self.simulation_seconds += time.perf_counter() - t0
         return self._readout(n, train)
 
     def _readout(self, n, train):
@@ -307,5 +311,6 @@ class Simulator:
         if seed is not None:
             device.run_environment_variables["BRIAN_SEGDEND_SEED"] = str(seed)
         device.run(run_args=run_args, with_output=False)
+        self.simulation_seconds += device.timers["run_binary"]
         self._state = {(obj, name): np.array(getattr(obj, name)[:]) for (obj, name) in self._state}
         return self._readout(n, train)

@@ -155,6 +155,7 @@ def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_tr
         order = train_idx[rng.permutation(len(train_idx))[:n_train]]
         T_f, T_t = _phase_lengths(config, n_train, rng)
         first = start_chunk if epoch == start_epoch else 0
+        inside_before = sim.simulation_seconds
         correct, seen, seconds = (carried.get("correct", 0), carried.get("seen", 0),
                                   carried.get("train_seconds", 0.0)) if first else (0, 0, 0.0)
         bar = tqdm(total=n_train, initial=first * capacity, disable=not progress, unit="ex",
@@ -164,16 +165,18 @@ def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_tr
             t0 = time.perf_counter()
             u = sim.present(X_train[order[sl]], y_train[order[sl]], True, T_f[sl], T_t[sl],
                             seed=_chunk_seed(seed, epoch, k))["u_out"]
-            seconds += time.perf_counter() - t0
             correct += int(np.sum(sim.predict(u) == y_train[order[sl]]))
             seen += sl.stop - sl.start
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, sim, key, config, epoch, k + 1, correct, seen,
+                                 seconds + time.perf_counter() - t0)
+            seconds += time.perf_counter() - t0
             bar.update(sl.stop - sl.start)
             bar.set_postfix(ex_per_s=f"{seen / max(seconds, 1e-9):.0f}", train_err=f"{100 * (1 - correct / seen):.1f}%")
-            if checkpoint is not None:
-                _save_checkpoint(checkpoint, sim, key, config, epoch, k + 1, correct, seen, seconds)
         bar.close()
         record = {"examples_seen": (epoch + 1) * n_train, "train_error": 100 * (1 - correct / max(seen, 1)),
-                  "examples_per_s": seen / max(seconds, 1e-9), "wall_time_s": seconds}
+                  "examples_per_s": seen / max(seconds, 1e-9), "wall_time_s": seconds,
+                  "simulation_s": sim.simulation_seconds - inside_before}
         if len(val_idx):
             record["val_error"] = sim.error(X_train[val_idx], y_train[val_idx], seed=_chunk_seed(seed, epoch, VALIDATION))
         t0 = time.perf_counter()

@@ -332,7 +332,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "bp-mlp": dict(_MLP_DEFAULTS, activation="relu"),
     "fa": dict(_MLP_DEFAULTS, activation="tanh", feedback_scale=1.0),
     "dfa": dict(_MLP_DEFAULTS, activation="tanh", feedback_scale=1.0),
-    "tp": dict(_TP_DEFAULTS),
+    "tp": dict(_TP_DEFAULTS, learning_rate=1e-4, backward_learning_rate=3e-3, target_step=1.0),
     "dtp": dict(_TP_DEFAULTS),
     "sdtp": dict(_TP_DEFAULTS),
     "bp-cnn": dict(channels=(32, 64, 64), kernel_size=3, stride=1, padding=1, pool=True, batch_norm=True,

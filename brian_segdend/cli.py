@@ -44,6 +44,11 @@ def _parser():
     e.add_argument("--data-dir", default=None)
 
     sub.add_parser("models", help="list the named models")
+
+    f = sub.add_parser("plot", help="figures of a training run directory")
+    f.add_argument("run", help="run directory (with results.json and network.npz)")
+    f.add_argument("--out", default=None, help="where to write the PNGs (default: the run directory)")
+    f.add_argument("--data-dir", default=None)
     return p
 
 
@@ -62,6 +67,11 @@ def _run(args):
     if args.command == "models":
         for name, spec in registry.list_models().items():
             print(f"{name:16s} {spec.kind:8s} {spec.description}")
+        return 0
+    if args.command == "plot":
+        from .plotting import plot_run
+        for path in plot_run(args.run, args.out, data_dir=args.data_dir):
+            print(path)
         return 0
     if args.command == "test":
         from .training import evaluate

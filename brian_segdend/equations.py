@@ -48,6 +48,7 @@ n_examples : integer (shared, constant)
 plastic : integer (shared, constant) # 1 in training runs, 0 in test runs
 K_f : integer (shared, constant)     # forward window K (K_test in test runs)
 K_t : integer (shared, constant)     # target window K
+recording : integer (shared, constant)   # 1: the 'record' event fires every step (monitoring runs)
 stopped : 1                          # set when the run has presented all its examples
 """
 #: At the start of each step: the current example's phase lengths (drawn in Python, spec §4).
@@ -74,6 +75,8 @@ T_t : integer (linked)
 K_f : integer (linked)
 K_t : integer (linked)
 plastic : integer (linked)
+recording : integer (linked)
+recorded : integer (constant)        # 1: monitoring recorders take this neuron (see monitoring.py)
 in_target = int(step >= T_f) : integer                                   # teaching on (spec §3.3.2)
 in_forward_window = int(step >= T_f - K_f and step < T_f) : integer      # last K steps of forward phase
 in_target_window = int(step >= T_f + T_t - K_t and step >= T_f) : integer
@@ -85,6 +88,7 @@ PHASE_EVENTS = {
     "forward_end": "step == T_f - 1",                          # training-error diagnostic (§7)
     "example_start": "plastic == 0 and step == 0",             # test runs: zero all state (§7)
     "forward_window": "step >= T_f - K_f and step < T_f",      # accumulate the filtered input
+    "record": "recording == 1 and recorded == 1",              # monitoring runs (see monitoring.py)
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -152,6 +152,7 @@ class SegregatedDendriteNetwork:
                                          name="target_lengths")
         self.replay_arrays = {}
         self.initial_values = {}
+        self.recorded_neurons = {}     # layer name -> 0/1 mask of neurons taken by recorders
         self._namespace = {"images": self.images, "labels": self.labels,
                            "forward_lengths": self.forward_lengths, "target_lengths": self.target_lengths,
                            "stop_run": stop_run}
@@ -207,7 +208,7 @@ class SegregatedDendriteNetwork:
         return iter(self.objects)
 
     # ------------------------------------------------------------------ stimulus
-    def stimulus(self, images, labels, train, forward_lengths=None, target_lengths=None):
+    def stimulus(self, images, labels, train, forward_lengths=None, target_lengths=None, record=False):
         """Values of the stimulus ``TimedArray`` s and controller settings for one run.
 
         Returns ``({TimedArray: values}, {controller variable: value})``; see :meth:`load_examples`.
@@ -228,7 +229,7 @@ class SegregatedDendriteNetwork:
         values[self.forward_lengths][:n] = T_f
         values[self.target_lengths][:n] = T_t
         controls = {"n_examples": n, "plastic": int(train), "K_t": cfg.window_steps,
-                    "K_f": cfg.window_steps if train else cfg.test_window_steps}
+                    "K_f": cfg.window_steps if train else cfg.test_window_steps, "recording": int(record)}
         return values, controls
 
     def load(self, stimulus, controls):
@@ -239,13 +240,13 @@ class SegregatedDendriteNetwork:
             setattr(self.controller, name, value)
         self.controller.example = self.controller.step = self.controller.run_step = 0
 
-    def load_examples(self, images, labels, train=False, forward_lengths=None, target_lengths=None):
+    def load_examples(self, images, labels, train=False, forward_lengths=None, target_lengths=None, record=False):
         """Prepare a run of your own ``Network`` over these examples; returns its maximal duration.
 
         The run stops by itself after the last example (``stop_run``), read-outs are in
         :attr:`example_readout` / :attr:`forward_readout`.
         """
-        values, controls = self.stimulus(images, labels, train, forward_lengths, target_lengths)
+        values, controls = self.stimulus(images, labels, train, forward_lengths, target_lengths, record)
         self.load(values, controls)
         steps = int(np.sum(values[self.forward_lengths][: len(images)] + values[self.target_lengths][: len(images)]))
         return (steps + 1) * self.config.dt * ms
@@ -260,6 +261,7 @@ class SegregatedDendriteNetwork:
         ctrl.run_on_event("done", "stopped = stop_run(stopped)", when="end", order=96)
         cfg = self.config
         ctrl.K_f, ctrl.K_t, ctrl.plastic, ctrl.n_examples = cfg.window_steps, cfg.window_steps, 1, 0
+        ctrl.recording = 0
         return ctrl
 
     def _order(self, l, k):
@@ -401,10 +403,11 @@ class SegregatedDendriteNetwork:
         group.thresholder["spike"].when, group.thresholder["spike"].order = "groups", o(4)
         for ev, (when, order) in {"learn": ("end", 18), "learn_pre": ("end", 18),
                                   "example_end": ("end", 12), "forward_end": ("end", 12),
-                                  "example_start": ("start", -5), "forward_window": ("end", 9)}.items():
+                                  "example_start": ("start", -5), "forward_window": ("end", 9),
+                                  "record": ("end", 5)}.items():
             if ev in group.thresholder:
                 group.thresholder[ev].when, group.thresholder[ev].order = when, order
-        for var in ("step", "example", "run_step", "T_f", "T_t", "K_f", "K_t", "plastic"):
+        for var in ("step", "example", "run_step", "T_f", "T_t", "K_f", "K_t", "plastic", "recording"):
             setattr(group, var, linked_var(self.controller, var))
         group.lambda_step = cfg.lambda_step
         if l > 0:

@@ -59,7 +59,8 @@ class Simulator:
         self.simulation_seconds = 0.0
 
     # ------------------------------------------------------------------ public API
-    def present(self, images, labels, train, forward_lengths=None, target_lengths=None, seed=None, replay=None):
+    def present(self, images, labels, train, forward_lengths=None, target_lengths=None, seed=None, replay=None,
+                record=False):
         """Present examples in order; learn if ``train``, else test (state zeroed per example).
 
         Parameters
@@ -72,6 +73,9 @@ class Simulator:
             Phase lengths per example (training; defaults: the configured minimum lengths).
         seed : int, optional
             Seed of the spike draws of this call (each chunk is seeded ``seed + chunk``).
+        record : bool
+            Fire the ``record`` event every step of this call (recorders of :mod:`brian_segdend.monitoring`
+            record only then; other calls pay one comparison per neuron and step).
         replay : dict, optional
             ``{layer index: counts (steps, n)}`` spike counts to replay (network built with
             ``replay=True``; all examples must fit in one chunk).
@@ -110,7 +114,7 @@ class Simulator:
         for k, start in enumerate(range(0, n, cap)):
             sl = slice(start, start + cap)
             chunk_seed = None if seed is None else int(seed) + k
-            outputs.append(self._run_chunk(images[sl], labels[sl], T_f[sl], T_t[sl], train, chunk_seed))
+            outputs.append(self._run_chunk(images[sl], labels[sl], T_f[sl], T_t[sl], train, chunk_seed, record))
         if not train:
             self.reset_state()          # spec §2: training resumes from a zero state after a test run
         u = np.concatenate(outputs) if outputs else np.zeros((0, cfg.n_outputs))
@@ -241,11 +245,11 @@ class Simulator:
                 objs[layer.fb] = ["y"]
         return objs
 
-    def _run_chunk(self, images, labels, T_f, T_t, train, seed):
+    def _run_chunk(self, images, labels, T_f, T_t, train, seed, record=False):
         net = self.net
         cfg = net.config
         n = len(images)
-        stimulus, controls = net.stimulus(images, labels, train, T_f, T_t)
+        stimulus, controls = net.stimulus(images, labels, train, T_f, T_t, record)
         if int(np.sum(T_f) + np.sum(T_t)) > self.max_steps:
             raise ValueError(f"chunk needs {int(np.sum(T_f) + np.sum(T_t))} steps, more than {self.max_steps}")
         for ta, counts in self._replay.items():

@@ -177,6 +177,12 @@ def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_tr
         record = {"examples_seen": (epoch + 1) * n_train, "train_error": 100 * (1 - correct / max(seen, 1)),
                   "examples_per_s": seen / max(seconds, 1e-9), "wall_time_s": seconds,
                   "simulation_s": sim.simulation_seconds - inside_before}
+        weights = sim.get_weights()
+        record["weight_mean"] = [float(w.mean()) for w in weights["W"]]
+        record["weight_std"] = [float(w.std()) for w in weights["W"]]
+        if weights["Y"]:
+            from .plotting import feedback_angles
+            record["feedback_angle"] = feedback_angles(config, weights)
         if len(val_idx):
             record["val_error"] = sim.error(X_train[val_idx], y_train[val_idx], seed=_chunk_seed(seed, epoch, VALIDATION))
         t0 = time.perf_counter()

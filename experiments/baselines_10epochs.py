@@ -124,6 +124,17 @@ def summarize(out: Path) -> str:
             f"| {r['kind']} | {r['dataset']} | {r['epochs']} | {r['test_accuracy_percent']:.2f} | "
             f"{r['test_error_percent']:.2f} | {r['val_error_percent']} | {r['target']} | {r['met']} | {r['s_per_epoch']} |"
         )
+    lines += [
+        "",
+        "Notes:",
+        "- `tp` (vanilla target propagation) has no published MNIST target here; it is much weaker than DTP,",
+        "  as expected without the difference correction (with the DTP settings it collapsed to chance; see",
+        "  `models/tp.toml`).",
+        "- Published references are after many more epochs than 10; `met` compares the 10-epoch test error with",
+        "  the published error + 1 point (FA, DFA, DTP, SDTP) or with the issue's accuracy targets (BP).",
+        "- `s/epoch` is the mean wall time per epoch including validation and test evaluation, on 2 shared CPU",
+        "  cores (other jobs ran at the same time, so timings are indicative only).",
+    ]
     text = "\n".join(lines) + "\n"
     atomic_write_text(out / "summary.md", text)
     return text

@@ -226,15 +226,12 @@ def test_tp_inverse_loss_trains_only_the_inverse():
 # --------------------------------------------------------------------------- learning
 
 
-LEARN_OVERRIDES = {
-    "bp-mlp": {},
-    "fa": {},
-    "dfa": {},
-    "tp": {},
-    "dtp": {},
-    "sdtp": {},
-    "bp-cnn": {"channels": [8, 16], "fc_hidden": [32], "dropout": 0.0},
-}
+_SMALL_MLP = {"hidden": [256, 256]}
+LEARN_OVERRIDES = {kind: _SMALL_MLP for kind in ("bp-mlp", "fa", "dfa", "tp", "dtp", "sdtp")}
+LEARN_OVERRIDES["bp-cnn"] = {"channels": [8, 16], "fc_hidden": [32], "dropout": 0.0}
+# Stated margins (chance is 90 % error). Measured with these settings: BP 10.4, FA 12.6, DFA 11.2,
+# TP 36.2, DTP 14.0, SDTP 18.2, CNN 5.0 % test error.
+LEARN_MAX_ERROR = {"bp-mlp": 25.0, "fa": 25.0, "dfa": 25.0, "tp": 50.0, "dtp": 25.0, "sdtp": 25.0, "bp-cnn": 25.0}
 
 
 @needs_mnist
@@ -245,8 +242,7 @@ def test_each_rule_learns_mnist_subset(kind, mnist, tmp_path):
         kind, LEARN_OVERRIDES[kind], "mnist", epochs=3, seed=0, out_dir=tmp_path, progress=False,
         max_train_examples=2000, max_test_examples=500, data=mnist,
     )
-    limit = 45.0 if kind == "tp" else 20.0  # vanilla TP is the weakest rule; chance is 90 %
-    assert metrics["test_error"] < limit, metrics
+    assert metrics["test_error"] < LEARN_MAX_ERROR[kind], metrics
     assert metrics["epoch"] == 3 and metrics["examples_seen"] == 3 * 1800
 
 

@@ -1,0 +1,53 @@
+"""Recorders and figures (runtime numpy, small networks)."""
+import numpy as np
+import pytest
+from brian2 import StateMonitor, prefs
+
+from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator
+from brian_segdend.monitoring import record, traces
+from brian_segdend.training import train
+
+CFG = ModelConfig(n_inputs=12, n_hidden=(7,), forward_steps=14, target_steps=12, window_steps=5,
+                  test_steps=20, test_window_steps=8, spike_memory=4, random_phase_lengths=False)
+
+
+@pytest.fixture(autouse=True)
+def numpy_target():
+    prefs.codegen.target = "numpy"
+    yield
+    prefs.codegen.target = "auto"
+
+
+def test_recorder_records_only_recorded_runs_and_matches_a_state_monitor():
+    net = SegregatedDendriteNetwork(CFG, seed=0, capacity=2)
+    rec = record(net, "hidden1", ["d", "u"], neurons=[1, 4])
+    full = StateMonitor(net.layer("hidden1").neurons, ["u"], record=True, when="end", order=6)
+    net.network.add(full)
+    sim = Simulator(net)
+    X = np.random.default_rng(0).uniform(0, 1, (2, 12))
+    sim.train(X, np.array([1, 2]), seed=1)
+    assert len(rec.t[:]) == 0
+    sim.present(X[:1], np.array([3]), True, seed=2, record=True)
+    t, u = traces(rec, "u")
+    assert u.shape == (2, 26)
+    np.testing.assert_array_equal(u, full.u[[1, 4], -26:])
+
+
+def test_recording_an_unknown_variable_names_the_valid_ones():
+    net = SegregatedDendriteNetwork(CFG, seed=0, capacity=1)
+    with pytest.raises(KeyError, match="no variable\\(s\\) \\['v'\\]; recordable: .*u_f"):
+        record(net, "hidden1", ["v"])
+    with pytest.raises(KeyError, match="no layer named 'hidden3'"):
+        record(net, "hidden3", ["u"])
+
+
+def test_segdend_plot_writes_all_figures(tmp_path):
+    from brian_segdend import datasets
+    from brian_segdend.plotting import plot_run
+    X, y = datasets.load("mnist", "test")
+    cfg = CFG.replace(n_inputs=784)
+    train(cfg, data=(X[:30], y[:30], X[30:40], y[30:40]), epochs=2, out=tmp_path, progress=False, log=None)
+    paths = plot_run(tmp_path)
+    assert {p.name for p in paths} == {"learning_curve.png", "weight_statistics.png", "feedback_angle.png",
+                                       "compartments.png", "output_rates.png", "raster.png"}
+    assert all(p.stat().st_size > 5000 for p in paths)

@@ -15,23 +15,10 @@ def pytest_configure(config):
     prefs.logging.console_log_level = "ERROR"
 
 
-@pytest.fixture(params=["numpy", "cpp_standalone"])
-def device_name(request, tmp_path):
-    """Activate a Brian device for one test; reset it afterwards."""
-    from brian2 import device, prefs, set_device
-    from brian2.devices.device import reinit_and_delete
-    if request.param == "cpp_standalone":
-        set_device("cpp_standalone", build_on_run=False, directory=str(tmp_path / "build"))
-        prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
-        prefs.codegen.cpp.extra_compile_args_gcc = ["-O1", "-w"]
-    else:
-        prefs.codegen.target = request.param
-    yield request.param
-    if request.param == "cpp_standalone":
-        reinit_and_delete()
-        set_device("runtime")
-        prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only",
-                                                    "-march=native", "-std=c++11"]
-    else:
-        device.reinit()
+@pytest.fixture
+def numpy_target():
+    """Run the test's simulations with Brian's runtime numpy target."""
+    from brian2 import prefs
+    prefs.codegen.target = "numpy"
+    yield
     prefs.codegen.target = "auto"

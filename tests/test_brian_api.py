@@ -1,7 +1,7 @@
 """The model as ordinary Brian2 objects: schedule, monitors, user inputs, user networks, devices."""
 import numpy as np
 import pytest
-from brian2 import (Network, NeuronGroup, PoissonGroup, SpikeMonitor, StateMonitor, Synapses, Hz, ms, prefs,
+from brian2 import (Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, prefs,
                     set_device)
 from brian2.devices.device import reinit_and_delete
 
@@ -9,13 +9,6 @@ from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, dev
 
 SMALL = ModelConfig(n_inputs=12, n_hidden=(7,), forward_steps=14, target_steps=12, window_steps=5,
                     test_steps=20, test_window_steps=8, spike_memory=4)
-
-
-@pytest.fixture
-def numpy_target():
-    prefs.codegen.target = "numpy"
-    yield
-    prefs.codegen.target = "auto"
 
 
 def test_schedule_follows_the_reference_order(numpy_target):

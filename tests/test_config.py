@@ -1,5 +1,4 @@
 """Options, presets and bad input (spec §8)."""
-import math
 
 import numpy as np
 import pytest

@@ -113,7 +113,7 @@ def test_training_matches_oracle_numpy(case):
 @pytest.mark.parametrize("case", ["REF-S", "feedback-learning-bias-apical"])
 def test_training_matches_oracle_cpp_standalone(case, tmp_path):
     """The same comparison with the network compiled once by ``cpp_standalone``."""
-    from brian2 import device, prefs, set_device
+    from brian2 import prefs, set_device
     from brian2.devices.device import reinit_and_delete
     set_device("cpp_standalone", build_on_run=False, directory=str(tmp_path / "build"))
     prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]

@@ -1,7 +1,7 @@
 """Recorders and figures (runtime numpy, small networks)."""
 import numpy as np
 import pytest
-from brian2 import StateMonitor, prefs
+from brian2 import StateMonitor
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator
 from brian_segdend.monitoring import record, traces
@@ -11,11 +11,7 @@ CFG = ModelConfig(n_inputs=12, n_hidden=(7,), forward_steps=14, target_steps=12,
                   test_steps=20, test_window_steps=8, spike_memory=4, random_phase_lengths=False)
 
 
-@pytest.fixture(autouse=True)
-def numpy_target():
-    prefs.codegen.target = "numpy"
-    yield
-    prefs.codegen.target = "auto"
+pytestmark = pytest.mark.usefixtures("numpy_target")
 
 
 def test_recorder_records_only_recorded_runs_and_matches_a_state_monitor():

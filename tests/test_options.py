@@ -1,7 +1,7 @@
 """Effects of the options the oracle comparison does not pin down (random parts, spike generators)."""
 import numpy as np
 import pytest
-from brian2 import StateMonitor, prefs
+from brian2 import StateMonitor
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, draw_phase_lengths
 
@@ -9,11 +9,7 @@ SMALL = ModelConfig(n_inputs=12, n_hidden=(7,), forward_steps=14, target_steps=1
                     test_steps=20, test_window_steps=8, spike_memory=4)
 
 
-@pytest.fixture(autouse=True)
-def numpy_target():
-    prefs.codegen.target = "numpy"
-    yield
-    prefs.codegen.target = "auto"
+pytestmark = pytest.mark.usefixtures("numpy_target")
 
 
 def run(cfg, n=3, seed=0, monitor=None):

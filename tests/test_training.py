@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-from brian2 import prefs
 
 from brian_segdend import ModelConfig
 from brian_segdend.results import CheckpointError
@@ -15,11 +14,7 @@ CFG = ModelConfig(n_inputs=16, n_hidden=(12,), forward_steps=12, target_steps=10
                   test_steps=15, test_window_steps=6, spike_memory=4)
 
 
-@pytest.fixture(autouse=True)
-def numpy_target():
-    prefs.codegen.target = "numpy"
-    yield
-    prefs.codegen.target = "auto"
+pytestmark = pytest.mark.usefixtures("numpy_target")
 
 
 def data(seed=0):
@@ -50,6 +45,8 @@ def test_same_seed_same_result_and_resume_is_bit_identical(tmp_path):
     assert (tmp_path / "full" / "results.csv").read_text().count("\n") == 3
     config, _ = load_network(tmp_path / "full" / "network.npz")
     assert config.n_hidden == (12,)
+    with pytest.raises(ValueError, match="network expects 16 inputs; mnist images have 784"):
+        evaluate(tmp_path / "full", "mnist")
 
 
 def test_different_seed_differs(tmp_path):

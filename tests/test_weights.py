@@ -1,7 +1,6 @@
 """Initial weights (spec §6), weight access through the network, save/load."""
 import numpy as np
 import pytest
-from brian2 import prefs
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, initial_weights
 from brian_segdend.training import load_network, save_network
@@ -9,11 +8,7 @@ from brian_segdend.weights import SPREAD, weight_statistics
 from oracle import init_statistics
 
 
-@pytest.fixture(autouse=True)
-def numpy_target():
-    prefs.codegen.target = "numpy"
-    yield
-    prefs.codegen.target = "auto"
+pytestmark = pytest.mark.usefixtures("numpy_target")
 
 
 def test_check_values_of_spec():

@@ -104,7 +104,7 @@ class MLPParams:
     learning_rate : float
         Optimizer step size (Lange: SGD, 1e-4-0.05).
     momentum : float
-        SGD momentum (0 = plain SGD as in Lange's search space).
+        SGD momentum (0 = plain SGD as in Lange's search space; the presets use 0.9).
     optimizer : str
         ``"sgd"`` or ``"adam"``.
     weight_decay : float
@@ -118,14 +118,14 @@ class MLPParams:
         ``±feedback_scale / sqrt(fan)``, like the forward weights' default initialisation.
     """
 
-    hidden: tuple[int, ...] = (500,)
+    hidden: tuple[int, ...] = (500, 500)
     activation: str = "relu"
     batch_size: int = 32
-    learning_rate: float = 0.05
-    momentum: float = 0.0
+    learning_rate: float = 0.02
+    momentum: float = 0.9
     optimizer: str = "sgd"
     weight_decay: float = 0.0
-    lr_decay: float = 1.0
+    lr_decay: float = 0.8
     normalize_input: bool = True
     feedback_scale: float = 1.0
 
@@ -157,14 +157,14 @@ class TargetPropParams:
     hidden: tuple[int, ...] = (500, 500)
     activation: str = "tanh"
     batch_size: int = 32
-    learning_rate: float = 0.01
-    backward_learning_rate: float = 0.01
+    learning_rate: float = 3e-4
+    backward_learning_rate: float = 1e-3
     target_step: float = 0.1
     noise_std: float = 0.1
     momentum: float = 0.0
-    optimizer: str = "sgd"
+    optimizer: str = "adam"
     weight_decay: float = 0.0
-    lr_decay: float = 1.0
+    lr_decay: float = 0.8
     normalize_input: bool = True
 
     def __post_init__(self):
@@ -208,14 +208,14 @@ class CNNParams:
         As in :class:`MLPParams`.
     """
 
-    channels: tuple[int, ...] = (32, 64)
-    kernel_size: IntOrTuple = 5
+    channels: tuple[int, ...] = (32, 64, 64)
+    kernel_size: IntOrTuple = 3
     stride: IntOrTuple = 1
-    padding: IntOrTuple = 2
+    padding: IntOrTuple = 1
     pool: Union[bool, tuple[bool, ...]] = True
-    batch_norm: bool = False
+    batch_norm: bool = True
     fc_hidden: tuple[int, ...] = (128,)
-    dropout: float = 0.0
+    dropout: float = 0.25
     augment: str = "none"
     activation: str = "relu"
     batch_size: int = 64
@@ -223,7 +223,7 @@ class CNNParams:
     momentum: float = 0.9
     optimizer: str = "sgd"
     weight_decay: float = 0.0
-    lr_decay: float = 1.0
+    lr_decay: float = 0.8
     normalize_input: bool = True
 
     def __post_init__(self):

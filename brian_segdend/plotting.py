@@ -161,8 +161,11 @@ def plot_run(run_dir, out_dir=None, example=0, data_dir=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     res = _runs(run_dir)[0]
     written = []
-    for name, fn in (("learning_curve", plot_learning_curve), ("weight_statistics", plot_weight_statistics),
-                     ("feedback_angle", plot_feedback_angle)):
+    for name, fn, key in (("learning_curve", plot_learning_curve, "test_error"),
+                          ("weight_statistics", plot_weight_statistics, "weight_std"),
+                          ("feedback_angle", plot_feedback_angle, "feedback_angle")):
+        if not res["epochs"] or key not in res["epochs"][0]:
+            continue                   # not recorded by this run
         fig, ax = plt.subplots(figsize=(5, 3.5))
         fn(res, axes=ax)
         fig.tight_layout()

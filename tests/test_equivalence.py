@@ -128,3 +128,19 @@ def test_training_matches_oracle_cpp_standalone(case, tmp_path):
     finally:
         reinit_and_delete()
         set_device("runtime")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["REF-S", "REF-NS"])
+def test_training_matches_oracle_cython(case):
+    """The same comparison under runtime cython (slow: every code object is compiled; ``-m slow``)."""
+    from brian2 import prefs
+    prefs.codegen.target = "cython"
+    try:
+        cfg = ModelConfig(**{**SMALL, **CASES[case]})
+        traces, oracle_weights, monitors, sim, out, _ = run_both(cfg)
+        assert_traces_equal(cfg, traces, monitors, [l.name for l in sim.net.layers[1:]])
+        for k, (g, w) in enumerate(zip(sim.get_weights()["W"], oracle_weights[-1]["W"])):
+            np.testing.assert_allclose(g, w, rtol=RTOL, atol=1e-12, err_msg=f"W[{k}]")
+    finally:
+        prefs.codegen.target = "auto"

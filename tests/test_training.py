@@ -99,3 +99,32 @@ def test_cli_lists_models_and_rejects_unknown_names():
     assert bad.returncode == 2 and "mnist" in bad.stderr
     bad = run_cli("train", "--device", "gpu")
     assert bad.returncode == 2 and "cpp_standalone" in bad.stderr
+
+
+@pytest.mark.slow
+def test_resume_is_bit_identical_under_cpp_standalone(tmp_path):
+    """Same as above with the binary rerun per chunk (three builds: ~3 minutes, so ``-m slow``)."""
+    from brian2 import device, set_device
+    from brian2.devices.device import reinit_and_delete
+    build = str(tmp_path / "build")
+
+    def fresh():
+        device.reinit()
+        set_device("cpp_standalone", build_on_run=False, directory=build)
+
+    try:
+        fresh()
+        full = weights_of(train(CFG, data=data(), epochs=2, seed=3, chunk_size=15, out=tmp_path / "full",
+                                progress=False, log=None, build_directory=build))
+        fresh()
+        train(CFG, data=data(), epochs=1, seed=3, chunk_size=15, out=tmp_path / "killed", progress=False, log=None,
+              build_directory=build)
+        fresh()
+        resumed = weights_of(train(CFG, data=data(), epochs=2, seed=3, chunk_size=15, out=tmp_path / "killed",
+                                   resume=True, progress=False, log=None, build_directory=build))
+        for key in ("W", "b", "Y"):
+            for a, b in zip(full[key], resumed[key]):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        reinit_and_delete()
+        set_device("runtime")

@@ -87,7 +87,7 @@ def plot_learning_curve(results, axes=None, key="test_error"):
         x = [e["examples_seen"] for e in r["epochs"]]
         for k, style in ((key, "o-"), ("train_error", "s:"), ("val_error", "^--")):
             y = [e.get(k) for e in r["epochs"]]
-            if all(v is not None for v in y) and (k == key or len(r["epochs"]) > 0):
+            if all(v is not None for v in y):
                 ax.plot(x, y, style, label=f"{r['model']} {k.replace('_', ' ')}")
     ax.set_xlabel("training examples seen")
     ax.set_ylabel("error (%)")
@@ -96,16 +96,20 @@ def plot_learning_curve(results, axes=None, key="test_error"):
     return ax
 
 
+def _per_layer(results, key):
+    """``(epochs, layer, [value per epoch])`` for each run and layer of a per-layer epoch metric."""
+    for r in _runs(results):
+        epochs = [e["epoch"] for e in r["epochs"]]
+        for l in range(len(r["epochs"][0].get(key, [])) if r["epochs"] else 0):
+            yield epochs, l, [e[key][l] for e in r["epochs"]], r
+
+
 def plot_weight_statistics(results, axes=None):
     """Mean and standard deviation of each layer's W over epochs (``results.json``)."""
     ax = _axes(axes, figsize=(5, 3.5))
-    for r in _runs(results):
-        epochs = [e["epoch"] for e in r["epochs"]]
-        n = len(r["epochs"][0].get("weight_std", []))
-        for l in range(n):
-            std = [e["weight_std"][l] for e in r["epochs"]]
-            mean = [e["weight_mean"][l] for e in r["epochs"]]
-            ax.errorbar(epochs, mean, yerr=std, capsize=3, label=f"W{l + 1}")
+    for epochs, l, std, r in _per_layer(results, "weight_std"):
+        mean = [e["weight_mean"][l] for e in r["epochs"]]
+        ax.errorbar(epochs, mean, yerr=std, capsize=3, label=f"W{l + 1}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("weight mean ± SD")
     ax.legend(fontsize=7)
@@ -127,11 +131,8 @@ def feedback_angles(config, weights):
 def plot_feedback_angle(results, axes=None):
     """Feedback-alignment diagnostic: angle between Y and the transposed forward weights over epochs."""
     ax = _axes(axes, figsize=(5, 3.5))
-    for r in _runs(results):
-        epochs = [e["epoch"] for e in r["epochs"]]
-        n = len(r["epochs"][0].get("feedback_angle", []))
-        for l in range(n):
-            ax.plot(epochs, [e["feedback_angle"][l] for e in r["epochs"]], "o-", label=f"Y{l + 1} vs W^T")
+    for epochs, l, angles, _ in _per_layer(results, "feedback_angle"):
+        ax.plot(epochs, angles, "o-", label=f"Y{l + 1} vs W^T")
     ax.axhline(90, color="grey", ls=":")
     ax.set_xlabel("epoch")
     ax.set_ylabel("angle (degrees)")

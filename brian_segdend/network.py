@@ -153,6 +153,7 @@ class SegregatedDendriteNetwork:
         self.replay_arrays = {}
         self.initial_values = {}
         self.recorded_neurons = {}     # layer name -> 0/1 mask of neurons taken by recorders
+        self.dynamic_variables = {}    # group name -> state variables (zeroed in tests, carried across runs)
         self._namespace = {"images": self.images, "labels": self.labels,
                            "forward_lengths": self.forward_lengths, "target_lengths": self.target_lengths,
                            "stop_run": stop_run}
@@ -454,8 +455,7 @@ class SegregatedDendriteNetwork:
         if window_reset:
             group.run_on_event("example_end", "\n".join(f"{v} = 0" for v in window_reset), when="end", order=50)
         group.run_on_event("example_start", "\n".join(f"{v} = 0" for v in reset_vars), when="start", order=-4)
-        self._dynamic_variables = getattr(self, "_dynamic_variables", {})
-        self._dynamic_variables[group.name] = reset_vars + window_reset
+        self.dynamic_variables[group.name] = reset_vars + window_reset
         return Layer(name, group)
 
     def _n_sums(self):

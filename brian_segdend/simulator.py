@@ -235,7 +235,7 @@ class Simulator:
         net = self.net
         objs = {}
         for layer in net.layers:
-            names = list(net._dynamic_variables[layer.neurons.name])
+            names = list(net.dynamic_variables[layer.neurons.name])
             if weights and layer.neurons.name != "input_neurons":
                 names += ["b"] + (["c"] if "c" in layer.neurons.variables else [])
             objs[layer.neurons] = names

@@ -83,7 +83,11 @@ def _run(args):
     spec = registry.load_model(args.model)
     out = Path(args.out or f"runs/{spec.name}-{args.dataset}-s{args.seed}")
     if spec.kind != "segdend":
-        from .baselines import train as train_baseline
+        try:
+            from .baselines import train as train_baseline
+        except ImportError as exc:
+            raise RuntimeError(f"the {spec.kind} baseline needs PyTorch ({exc}); install the extra with "
+                               "`pip install -e '.[torch]'`") from exc
         result = train_baseline(spec.kind, spec.params_for(args.dataset), args.dataset, args.epochs, args.seed, out,
                                 resume=args.resume, progress=not args.quiet, data_dir=args.data_dir,
                                 max_train_examples=args.n_train or None, val_fraction=args.val_fraction)

@@ -78,3 +78,15 @@ def test_random_phase_lengths():
     assert (T_f - 50).mean() == pytest.approx(np.floor(np.random.default_rng(1).wald(2, 1, 200000)).mean(), abs=0.05)
     T_f, T_t = draw_phase_lengths(ModelConfig(random_phase_lengths=False), 10, rng)
     assert set(T_f) == {50} and set(T_t) == {50}
+
+
+def test_sparse_feedback_learning_regrowth_quirk_is_opt_in():
+    """Spec §5: REF multiplies learned sparse feedback by 5 after every example (exponential growth);
+    the default re-zeroes the masked entries only."""
+    cfg = SMALL.replace(sparse_feedback=True, update_feedback_weights=True, feedback_learning_rates=(0.01,))
+    _, fixed, _ = run(cfg, n=2)
+    _, quirk, _ = run(cfg.replace(sparse_feedback_rescale_each_example=True), n=2)
+    mask = fixed["Y"][0] == 0
+    np.testing.assert_array_equal(quirk["Y"][0][mask], 0)
+    ratio = np.abs(quirk["Y"][0][~mask]).mean() / np.abs(fixed["Y"][0][~mask]).mean()
+    assert 20 < ratio < 30                      # two examples: x 5 x 5

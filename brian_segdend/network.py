@@ -8,7 +8,7 @@ generated code, so the same objects run in runtime mode and under ``cpp_standalo
 Schedule of one time step (spec §3; ``net.scheduling_summary()`` prints it):
 
 * ``start``: the controller reads the example's phase lengths; test runs zero all state at step 0.
-* ``groups``, layer by layer (order ``100*l + k``): 0 apical potential from the feedback received up
+* ``groups``, layer by layer (order ``100*l + 10*k`` for operation k): 0 apical potential from the feedback received up
   to the previous step, ring shifts; 1 feedforward spikes/rates of this step arrive; 2 soma and rate;
   3 spike draw; 4 spike event; 5 this layer's spikes reach the apical rings of the layers it feeds back
   to (read by them at the next step: the one-step feedback lag).
@@ -27,6 +27,7 @@ from brian2.core.network import Network as _BrianNetwork
 
 from . import equations as eq
 from .config import ModelConfig
+from .weights import check_weights, feedback_shape, initial_weights
 
 __all__ = ["Layer", "SegregatedDendriteNetwork", "stop_run"]
 
@@ -126,7 +127,6 @@ class SegregatedDendriteNetwork:
     """
 
     def __init__(self, config=None, weights=None, seed=None, capacity=100, replay=False, replay_steps=1):
-        from .weights import initial_weights, check_weights
 
         self.config = config = config if config is not None else ModelConfig()
         if not isinstance(config, ModelConfig):
@@ -218,11 +218,7 @@ class SegregatedDendriteNetwork:
         n = len(images)
         if n > cap:
             raise ValueError(f"{n} examples do not fit in one run of this network (capacity={cap})")
-        if train:
-            T_f = np.full(n, cfg.forward_steps) if forward_lengths is None else np.asarray(forward_lengths)
-            T_t = np.full(n, cfg.target_steps) if target_lengths is None else np.asarray(target_lengths)
-        else:
-            T_f, T_t = np.full(n, cfg.test_steps), np.zeros(n)
+        T_f, T_t = self.phase_lengths(n, train, forward_lengths, target_lengths)
         values = {self.images: np.zeros((cap, cfg.n_inputs)), self.labels: np.zeros(cap),
                   self.forward_lengths: np.ones(cap), self.target_lengths: np.zeros(cap)}
         values[self.images][:n] = images
@@ -232,6 +228,16 @@ class SegregatedDendriteNetwork:
         controls = {"n_examples": n, "plastic": int(train), "K_t": cfg.window_steps,
                     "K_f": cfg.window_steps if train else cfg.test_window_steps, "recording": int(record)}
         return values, controls
+
+    def phase_lengths(self, n, train, forward_lengths=None, target_lengths=None):
+        """Forward and target lengths of ``n`` examples: given, else the configured minima (training),
+        or ``test_steps`` and 0 (testing, spec §7)."""
+        cfg = self.config
+        if not train:
+            return np.full(n, cfg.test_steps), np.zeros(n, dtype=int)
+        T_f = np.full(n, cfg.forward_steps) if forward_lengths is None else np.asarray(forward_lengths)
+        T_t = np.full(n, cfg.target_steps) if target_lengths is None else np.asarray(target_lengths)
+        return T_f, T_t
 
     def load(self, stimulus, controls):
         """Write :meth:`stimulus` output into the objects (runtime, or standalone before the build)."""
@@ -281,7 +287,6 @@ class SegregatedDendriteNetwork:
 
     def feedback_shape(self, l):
         """Shape of Y_l (hidden layer ``l``, 1-based)."""
-        from .weights import feedback_shape
         return feedback_shape(self.config, l)
 
     def _feedback_targets(self, l):
@@ -536,9 +541,9 @@ class SegregatedDendriteNetwork:
         else:
             model += "\nd_ff_post = w*r_pre : 1 (summed)"
         update = "w += eta_P_post*error_post*pbar_f_pre"
-        if symmetric_source and cfg.noisy_symmetric_weights and cfg.broadcast:
-            update += f"\nfb_noise = {cfg.symmetric_noise_sd!r}*randn()"
         redraws_noise = symmetric_source and cfg.noisy_symmetric_weights and cfg.broadcast
+        if redraws_noise:          # every synapse redraws its noise, so no presynaptic neuron may skip
+            update += f"\nfb_noise = {cfg.symmetric_noise_sd!r}*randn()"
         on_pre["learn"], on_event["learn"] = update, "learn" if redraws_noise else "learn_pre"
         on_post = None
         if symmetric_source and cfg.spiking_feedback:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_compartments", "plot_output_rates", "plot_raster", "plot_learning_curve",
-           "plot_weight_statistics", "plot_feedback_angle", "feedback_angles", "plot_run"]
+           "plot_weight_statistics", "plot_feedback_angle", "plot_run"]
 
 
 def _axes(axes, n=1, **kw):
@@ -114,18 +114,6 @@ def plot_weight_statistics(results, axes=None):
     ax.set_ylabel("weight mean ± SD")
     ax.legend(fontsize=7)
     return ax
-
-
-def feedback_angles(config, weights):
-    """Angle (degrees) between each Y_l and the matrix backprop would use (W^T, or their products)."""
-    from .weights import symmetric_feedback
-    ideal = symmetric_feedback(config.replace(noisy_symmetric_weights=False, sparse_feedback=False),
-                               weights["W"])
-    out = []
-    for y, z in zip(weights["Y"], ideal):
-        cos = float(np.sum(y * z) / (np.linalg.norm(y) * np.linalg.norm(z) + 1e-300))
-        out.append(float(np.degrees(np.arccos(np.clip(cos, -1, 1)))))
-    return out
 
 
 def plot_feedback_angle(results, axes=None):

@@ -17,6 +17,7 @@ from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
 from .config import ModelConfig
 from .network import SegregatedDendriteNetwork
+from .weights import check_weights, symmetric_feedback
 
 __all__ = ["Simulator", "draw_phase_lengths"]
 
@@ -98,13 +99,9 @@ class Simulator:
             raise ValueError(f"labels must be classes 0..9, got values in [{labels.min()}, {labels.max()}]")
         if not np.all(np.isfinite(images)) or (n and (images.min() < 0 or images.max() > 1)):
             raise ValueError("images must be finite intensities in [0, 1]")
-        if train:
-            T_f = np.full(n, cfg.forward_steps) if forward_lengths is None else np.asarray(forward_lengths)
-            T_t = np.full(n, cfg.target_steps) if target_lengths is None else np.asarray(target_lengths)
-            if np.any(T_f < cfg.window_steps) or np.any(T_t < cfg.window_steps):
-                raise ValueError(f"phase lengths must be >= window_steps={cfg.window_steps}")
-        else:
-            T_f, T_t = np.full(n, cfg.test_steps), np.zeros(n, dtype=int)
+        T_f, T_t = self.net.phase_lengths(n, train, forward_lengths, target_lengths)
+        if train and (np.any(T_f < cfg.window_steps) or np.any(T_t < cfg.window_steps)):
+            raise ValueError(f"phase lengths must be >= window_steps={cfg.window_steps}")
         outputs = []
         cap = self.net.capacity
         if replay is not None:
@@ -143,7 +140,6 @@ class Simulator:
     # ------------------------------------------------------------------ weights
     def get_weights(self):
         """Current ``{'W', 'b', 'Y', 'c'}`` (lists of numpy arrays in the spec's shapes)."""
-        from .weights import symmetric_feedback
         net, cfg = self.net, self.net.config
         W, b, Y, c = [], [], [], []
         for layer in net.layers[1:]:
@@ -171,7 +167,6 @@ class Simulator:
 
     def set_weights(self, weights):
         """Replace weights and biases (validated: shapes, finiteness; see :func:`check_weights`)."""
-        from .weights import check_weights
         net, cfg = self.net, self.net.config
         weights = {k: v for k, v in weights.items() if k != "sparse_masks"}
         check_weights(cfg, {**weights, "sparse_masks": net.sparse_masks})

@@ -15,7 +15,10 @@ import numpy as np
 
 from . import datasets
 from .config import ModelConfig
+from .network import SegregatedDendriteNetwork
 from .results import RunLog, atomic_save_npz, load_npz_checkpoint
+from .simulator import Simulator, draw_phase_lengths
+from .weights import feedback_angles
 
 __all__ = ["train", "evaluate", "save_network", "load_network", "architecture_key", "build_simulator"]
 
@@ -31,8 +34,6 @@ def architecture_key(config: ModelConfig, capacity: int) -> str:
 
 def build_simulator(config: ModelConfig, weights=None, seed=0, capacity=1000, build_directory=None):
     """A :class:`Simulator` over a new network on the active device."""
-    from .network import SegregatedDendriteNetwork
-    from .simulator import Simulator
     net = SegregatedDendriteNetwork(config, weights=weights, seed=seed, capacity=capacity)
     return Simulator(net, build_directory=build_directory)
 
@@ -153,7 +154,7 @@ def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_tr
     for epoch in range(start_epoch, epochs):
         rng = np.random.default_rng([seed, epoch])
         order = train_idx[rng.permutation(len(train_idx))[:n_train]]
-        T_f, T_t = _phase_lengths(config, n_train, rng)
+        T_f, T_t = draw_phase_lengths(config, n_train, rng)
         first = start_chunk if epoch == start_epoch else 0
         inside_before = sim.simulation_seconds
         correct, seen, seconds = (carried.get("correct", 0), carried.get("seen", 0),
@@ -181,7 +182,6 @@ def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_tr
         record["weight_mean"] = [float(w.mean()) for w in weights["W"]]
         record["weight_std"] = [float(w.std()) for w in weights["W"]]
         if weights["Y"]:
-            from .plotting import feedback_angles
             record["feedback_angle"] = feedback_angles(config, weights)
         if len(val_idx):
             record["val_error"] = sim.error(X_train[val_idx], y_train[val_idx], seed=_chunk_seed(seed, epoch, VALIDATION))
@@ -213,11 +213,6 @@ def evaluate(network_path, dataset="mnist", n_test=None, seed=0, data_dir=None, 
     n = len(X) if n_test is None else min(int(n_test), len(X))
     sim = build_simulator(config, weights=weights, capacity=min(chunk_size, n))
     return sim.error(X[:n], y[:n], seed=seed)
-
-
-def _phase_lengths(config, n, rng):
-    from .simulator import draw_phase_lengths
-    return draw_phase_lengths(config, n, rng)
 
 
 def _save_checkpoint(path, sim, key, config, epoch, chunk, correct, seen, seconds):

@@ -15,7 +15,7 @@ import numpy as np
 from .config import ModelConfig
 
 __all__ = ["V_MEAN", "V_SD", "B_MEAN", "B_SD", "SPREAD", "weight_statistics", "initial_weights",
-           "feedback_shape", "check_weights", "symmetric_feedback"]
+           "feedback_shape", "check_weights", "symmetric_feedback", "feedback_angles"]
 
 V_MEAN, V_SD = 3.0, 3.0        # target mean and SD of the dendritic potential (spec §6)
 B_MEAN, B_SD = 0.8, 0.001      # bias mean and spread
@@ -131,3 +131,14 @@ def check_weights(config: ModelConfig, weights: dict):
         for k, (mask, shape) in enumerate(zip(masks, expected["Y"])):
             if np.asarray(mask).shape != shape:
                 raise ValueError(f"weights['sparse_masks'][{k}] has shape {np.shape(mask)}; expected {shape}")
+
+
+def feedback_angles(config, weights):
+    """Angle (degrees) between each Y_l and the matrix backprop would use (W^T, or their products)."""
+    ideal = symmetric_feedback(config.replace(noisy_symmetric_weights=False, sparse_feedback=False),
+                               weights["W"])
+    out = []
+    for y, z in zip(weights["Y"], ideal):
+        cos = float(np.sum(y * z) / (np.linalg.norm(y) * np.linalg.norm(z) + 1e-300))
+        out.append(float(np.degrees(np.arccos(np.clip(cos, -1, 1)))))
+    return out

@@ -1,4 +1,4 @@
-"""Command line: ``segdend train | test | models`` (also ``python -m brian_segdend``)."""
+"""Command line: ``segdend train | test | models | plot | experiment`` (also ``python -m brian_segdend``)."""
 from __future__ import annotations
 
 import argparse
@@ -45,6 +45,20 @@ def _parser():
 
     sub.add_parser("models", help="list the named models")
 
+    x = sub.add_parser("experiment", help="run a study experiment (scalability, learning_dynamics, hyperopt)")
+    xs = x.add_subparsers(dest="experiment", required=True)
+    from .study import BUDGETS, EXPERIMENTS, experiment_module
+    for name in EXPERIMENTS:
+        module = experiment_module(name)
+        xp = xs.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
+        xp.add_argument("--budget", default="smoke", choices=BUDGETS,
+                        help="smoke: every step on small subsets in minutes; full: the real study")
+        xp.add_argument("--out", default=None, help=f"output directory (default: results/{name})")
+        xp.add_argument("--data-dir", default=None)
+        xp.add_argument("--resume", action="store_true", help="continue from the files already in --out")
+        xp.add_argument("--quiet", action="store_true", help="no progress bars")
+        module.add_arguments(xp)
+
     f = sub.add_parser("plot", help="figures of a training run directory")
     f.add_argument("run", help="run directory (with results.json and network.npz)")
     f.add_argument("--out", default=None, help="where to write the PNGs (default: the run directory)")
@@ -67,6 +81,13 @@ def _run(args):
     if args.command == "models":
         for name, spec in registry.list_models().items():
             print(f"{name:16s} {spec.kind:8s} {spec.description}")
+        return 0
+    if args.command == "experiment":
+        from .study import run_experiment
+        options = {k: v for k, v in vars(args).items()
+                   if k not in ("command", "experiment", "budget", "out", "data_dir", "resume", "quiet")}
+        run_experiment(args.experiment, budget=args.budget, out=args.out or f"results/{args.experiment}",
+                       data_dir=args.data_dir, resume=args.resume, progress=not args.quiet, **options)
         return 0
     if args.command == "plot":
         from .plotting import plot_run

@@ -30,7 +30,7 @@ from brian2 import Equations
 
 __all__ = [
     "CONTROLLER", "CONTROLLER_PHASE_LENGTHS", "CONTROLLER_ADVANCE", "PHASE", "PHASE_EVENTS",
-    "INPUT", "HIDDEN", "OUTPUT", "SOMA_DYNAMIC_HIDDEN", "SOMA_DYNAMIC_OUTPUT",
+    "POISSON_INPUT", "POISSON_NEURONS", "BERNOULLI", "REPLAY", "INPUT", "HIDDEN", "OUTPUT", "SOMA_DYNAMIC_HIDDEN", "SOMA_DYNAMIC_OUTPUT",
     "SOMA_STEADY_HIDDEN", "SOMA_STEADY_OUTPUT", "RATE_UPDATE", "HIDDEN_WINDOWS", "OUTPUT_WINDOWS",
     "HIDDEN_LEARNING", "OUTPUT_LEARNING", "FEEDBACK_LEARNING", "lag_names", "variables",
     "fir_sum", "shift_code",
@@ -83,10 +83,12 @@ in_target_window = int(step >= T_f + T_t - K_t and step >= T_f) : integer
 """
 #: Per-example events of every group (conditions read the linked phase clock).
 PHASE_EVENTS = {
-    "learn": "plastic == 1 and step == T_f + T_t - 1",         # end of target phase: plasticity (§5)
+    "learn": "plastic == 1 and step == T_f + T_t - 1",         # end of target phase: errors, weights (§5)
+    "update": "plastic == 1 and step == T_f + T_t - 1",        # same step, later: biases, ring corrections
     "example_end": "step == T_f + T_t - 1",                    # read-outs, window reset
     "forward_end": "step == T_f - 1",                          # training-error diagnostic (§7)
     "example_start": "plastic == 0 and step == 0",             # test runs: zero all state (§7)
+    "new_example": "step == 0",                                # fresh Exp(1) amounts of the spike draws
     "forward_window": "step >= T_f - K_f and step < T_f",      # accumulate the filtered input
     "record": "recording == 1 and recorded == 1",              # monitoring runs (see monitoring.py)
 }
@@ -99,23 +101,34 @@ r = lambda_step*x : 1                # expected spike count per step
 lambda_step : 1 (shared, constant)
 """
 
-# Poisson counts of the input as a Poisson process (spec §1): the rate is constant within an example,
-# so each pixel keeps the time to its next spike (in steps) and draws only when it fires. The counts
-# per step are exactly Poisson(lambda x) and independent across steps (memorylessness also makes the
-# redraw at each new example exact); a step costs one comparison per pixel instead of one draw.
-INPUT_POISSON_PROCESS = """
-wait : 1                             # time from the start of this step to the next spike (steps)
-"""
-INPUT_POISSON_EVENTS = {
-    "first_spike": "wait < 1",                 # the next spike falls into this step
-    "rate_change": "step == 0",                # a new example: new rates
+# ---------------------------------------------------------------------------------------------
+# Spike counts S (spec §1, §3.2.6) as each group's threshold and reset: every step starts with the
+# ``step`` code (S = 0, ...), the threshold marks the neurons that fire this step and the reset sets
+# their counts, so work per neuron and step is a subtraction and a comparison, and draws happen only
+# for spikes. Poisson counts by time rescaling: a unit-rate Poisson process on the axis of integrated
+# rate; each neuron keeps the amount left until its next event (Exp(1) distributed). A step of rate r
+# uses up r of it; when it runs out, the step's count is 1 + Poisson(the rest of the step), and the
+# amount left after the step is a fresh Exp(1) (memorylessness). The counts are exactly Poisson(r)
+# per step and independent across steps; redrawing the Exp(1) amount at a step boundary is exact too,
+# which every group does at the first step of each example (so a zeroed state needs no care).
+POISSON_INPUT = {       # rate constant within an example, so the amount left is kept in steps
+    "variables": "wait : 1   # time from the start of this step to the next input spike (steps)",
+    "step": "S = 0\nwait = wait - 1",
+    "threshold": "wait < 1",
+    "reset": "S = 1 + poisson(r*(1 - wait))\nwait = 1 - log(rand())/(r + 1e-300)",
+    "new_example": "wait = 1 - log(rand())/(r + 1e-300)",
 }
-INPUT_STEP = "S = 0\nwait = wait - 1"
-INPUT_FIRST_SPIKE = """
-S = 1 + poisson(r*(1 - wait))
-wait = 1 - log(rand())/(r + 1e-300)
-"""
-INPUT_RATE_CHANGE = "wait = 1 - log(rand())/(r + 1e-300)"
+POISSON_NEURONS = {     # hidden and output somata: the rate changes every step
+    "variables": "hazard : 1   # integrated rate left until the next spike (Exp(1) distributed)",
+    "step": "S = 0\nhazard = hazard - r",
+    "threshold": "hazard < 0",
+    "reset": "S = 1 + poisson(-hazard)\nhazard = -log(rand())",
+    "new_example": "hazard = -log(rand())",
+}
+BERNOULLI = {"variables": "", "step": "S = 0", "threshold": "rand() < r", "reset": "S = 1", "new_example": ""}
+#: replayed counts (step-by-step comparisons): ``{array}`` is the layer's replay ``TimedArray``
+REPLAY = {"variables": "", "step": "S = int({array}(run_step*ms, i) + 0.5)", "threshold": "S > 0", "reset": "",
+          "new_example": ""}
 
 # Hidden layer: basal d, apical a, soma u (spec §3, step 2).
 HIDDEN = """

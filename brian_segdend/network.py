@@ -7,13 +7,15 @@ generated code, so the same objects run in runtime mode and under ``cpp_standalo
 
 Schedule of one time step (spec §3; ``net.scheduling_summary()`` prints it):
 
-* ``start``: the controller reads the example's phase lengths; test runs zero all state at step 0.
+* ``start``: the controller reads the example's phase lengths; test runs zero all state at step 0;
+  every spiking group draws fresh Exp(1) amounts for its Poisson counts at step 0.
 * ``groups``, layer by layer (order ``100*l + 10*k`` for operation k): 0 apical potential from the feedback received up
   to the previous step, ring shifts; 1 feedforward spikes/rates of this step arrive; 2 soma and rate;
-  3 spike draw; 4 spike event; 5 this layer's spikes reach the apical rings of the layers it feeds back
+  3 per-step part of the spike draw (lag shift, ``S = 0``); 4 threshold (the ``spike`` event) and
+  reset (the counts, see ``equations.POISSON_NEURONS``); 5 this layer's spikes reach the apical rings of the layers it feeds back
   to (read by them at the next step: the one-step feedback lag).
 * ``end``: window averages (10), read-outs (15), plasticity at the end of the target phase
-  (collectors 20, errors, biases and ring corrections 25, weights 30), window reset (50), controller (90).
+  (errors 19, collectors 20, biases and ring corrections 25 on the `update` event, weights 30), window reset (50), controller (90).
 """
 from __future__ import annotations
 
@@ -26,11 +28,13 @@ from brian2 import (
 from brian2.core.network import Network as _BrianNetwork
 
 from . import equations as eq
+from .codegen import dense_rows_code_object
 from .config import ModelConfig
 from .weights import check_weights, feedback_shape, initial_weights
 
 __all__ = ["Layer", "SegregatedDendriteNetwork", "stop_run"]
 
+#: presynaptic side of learning: inputs whose window average is 0 change no weight (exact skip)
 PHASE_LEARN_PRE = eq.PHASE_EVENTS["learn"] + " and pbar_f != 0"
 
 
@@ -169,7 +173,7 @@ class SegregatedDendriteNetwork:
             self._build_feedback(l, weights["Y"][l - 1])
         self._set_biases(weights)
         for layer in self.layers[1:]:      # biases and ring corrections, once per example (spec §5)
-            layer.neurons.run_on_event("learn", "\n".join(self._learn_code[layer.name]), when="end", order=25)
+            layer.neurons.run_on_event("update", "\n".join(self._learn_code[layer.name]), when="end", order=25)
         self.forward_readout = EventMonitor(self.output.neurons, "forward_end", variables=["u_f"],
                                             when="end", order=15, name="forward_readout")
         self.example_readout = EventMonitor(self.output.neurons, "example_end", variables=["u_f"],
@@ -394,23 +398,23 @@ class SegregatedDendriteNetwork:
         for prefix in self._collector_prefixes(l):
             model += eq.variables(eq.lag_names(prefix, self._n_sums()), "1 (linked)")
 
-        events = dict(eq.PHASE_EVENTS)
-        events["spike"] = "S > 0"
-        if self._feeds_forward(l):
-            # presynaptic side of learning: inputs whose window average is 0 change no weight (exact skip)
-            events["learn_pre"] = PHASE_LEARN_PRE
-        poisson_input = l == 0 and not self.replay and cfg.spike_counts == "poisson"
-        if poisson_input:
-            model += Equations(eq.INPUT_POISSON_PROCESS)
-            events.update(eq.INPUT_POISSON_EVENTS)
-            reset_vars.append("wait")
-        group = NeuronGroup(N, model, threshold="S > 0", reset="", events={k: v for k, v in events.items() if k != "spike"},
+        spikes = self._spike_generation(l)
+        if spikes["variables"]:
+            model += Equations(spikes["variables"])
+            reset_vars.append(spikes["variables"].split(":")[0].strip())
+        conditions = {**eq.PHASE_EVENTS, "learn_pre": PHASE_LEARN_PRE}
+        events = {ev: conditions[ev] for ev in self._events(l, bool(source_code), bool(window_reset),
+                                                             bool(spikes["new_example"]))}
+        reset = "\n".join(filter(None, [spikes["reset"], self._trace_increments(l)]))
+        group = NeuronGroup(N, model, threshold=spikes["threshold"], reset=reset, events=events,
                             clock=self.clock, namespace=self._namespace, name=f"{name}_neurons")
         group.thresholder["spike"].when, group.thresholder["spike"].order = "groups", o(4)
-        for ev, (when, order) in {"learn": ("end", 18), "learn_pre": ("end", 18),
+        if reset:
+            group.resetter["spike"].when, group.resetter["spike"].order = "groups", o(4) + 1
+        for ev, (when, order) in {"learn": ("end", 18), "learn_pre": ("end", 18), "update": ("end", 18),
                                   "example_end": ("end", 12), "forward_end": ("end", 12),
-                                  "example_start": ("start", -5), "forward_window": ("end", 9),
-                                  "record": ("end", 5)}.items():
+                                  "example_start": ("start", -5), "new_example": ("start", -5),
+                                  "forward_window": ("end", 9), "record": ("end", 5)}.items():
             if ev in group.thresholder:
                 group.thresholder[ev].when, group.thresholder[ev].order = when, order
         for var in ("step", "example", "run_step", "T_f", "T_t", "K_f", "K_t", "plastic", "recording"):
@@ -436,12 +440,9 @@ class SegregatedDendriteNetwork:
             else:
                 soma = eq.SOMA_DYNAMIC_OUTPUT if cfg.conductances else eq.SOMA_STEADY_OUTPUT
             group.run_regularly(soma + "\n" + eq.RATE_UPDATE, when="groups", order=o(2), name=f"{name}_soma")
-        group.run_regularly(self._draw_code(l, lags), when="groups", order=o(3), name=f"{name}_draw")
-        if poisson_input:
-            group.thresholder["first_spike"].when, group.thresholder["first_spike"].order = "groups", o(3) + 1
-            group.run_on_event("first_spike", eq.INPUT_FIRST_SPIKE, when="groups", order=o(3) + 2)
-            group.thresholder["rate_change"].when, group.thresholder["rate_change"].order = "start", -5
-            group.run_on_event("rate_change", eq.INPUT_RATE_CHANGE, when="start", order=-3)
+        group.run_regularly(self._draw_code(l, lags, spikes), when="groups", order=o(3), name=f"{name}_draw")
+        if spikes["new_example"]:
+            group.run_on_event("new_example", spikes["new_example"], when="start", order=-3)
         if l > 0:
             windows = eq.HIDDEN_WINDOWS if hidden else eq.OUTPUT_WINDOWS
             group.run_regularly(windows, when="end", order=10, name=f"{name}_windows")
@@ -451,9 +452,12 @@ class SegregatedDendriteNetwork:
             keep = "p_prev = x_L - x_s" if "p_prev" in reset_vars else "r_prev = r"
             group.run_regularly(keep, when="end", order=11, name=f"{name}_keep_previous")
         if l > 0:
-            learn = [eq.HIDDEN_ERROR if hidden else eq.OUTPUT_ERROR, "b += eta_P*error"]
+            errors = [eq.HIDDEN_ERROR if hidden else eq.OUTPUT_ERROR]
             if hidden and self._learns_feedback():
-                learn.insert(1, eq.FEEDBACK_ERROR)
+                errors.append(eq.FEEDBACK_ERROR)
+            # errors first (order 19), so that the collectors (order 20) can read them
+            group.run_on_event("learn", "\n".join(errors), when="end", order=19)
+            learn = ["b += eta_P*error"]
             if hidden and self._learns_feedback() and cfg.feedback_bias:
                 learn.append("c += eta_Y*error_Y")
             self._learn_code[name] = learn
@@ -475,7 +479,17 @@ class SegregatedDendriteNetwork:
         if (0 < l < self.n_layers - 1 and self._learns_feedback() and cfg.spiking_feedback
                 and not (cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example)):
             prefixes.append("s_fb")
+        if self._corrects_symmetric_feedback(l):
+            prefixes.append("s_sym")
         return prefixes
+
+    def _corrects_symmetric_feedback(self, l):
+        """Whether hidden layer ``l``'s apical ring is corrected after each update of W_{l+1} (spiking
+        symmetric feedback, Y_l = W_{l+1}^T: the update of Y_l is rank one too). Sparse symmetric
+        feedback masks the update, so it is not corrected (documented as approximate)."""
+        cfg = self.config
+        return (cfg.symmetric_weights and cfg.spiking_feedback and not cfg.sparse_feedback
+                and 0 < l < self.n_layers - 1 and l in self._feedback_targets(l + 1))
 
     def _learns_feedback(self):
         return self.config.update_feedback_weights and not self.config.symmetric_weights
@@ -494,27 +508,47 @@ class SegregatedDendriteNetwork:
         names = ["S" if n == "S_0" else n for n in names]
         return eq.fir_sum(names, self.kappa)
 
-    def _draw_code(self, l, lags):
+    def _events(self, l, windows_in, windows_reset, new_example):
+        """Names of the per-example events group ``l`` needs (each costs a check per neuron and step)."""
+        needed = ["example_start", "record"]
+        needed += ["learn", "update"] if l > 0 else []
+        needed += ["learn_pre"] if self._feeds_forward(l) else []
+        needed += ["forward_end"] if l == self.n_layers - 1 else []
+        needed += ["forward_window"] if windows_in else []
+        needed += ["example_end"] if windows_reset else []
+        needed += ["new_example"] if new_example else []
+        return needed
+
+    def _spike_generation(self, l):
+        """How layer ``l`` draws its spike counts: a dict of :mod:`equations`' spike-count forms."""
         cfg = self.config
-        lines = [eq.shift_code(lags, "S")] if lags else []
         if self.replay:
             name = f"replay_{self._layer_name(l)}"
             self.replay_arrays[l] = TimedArray(np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=1 * ms,
                                                 name=name)
             self._namespace[name] = self.replay_arrays[l]
-            lines.append(f"S = int({name}(run_step*ms, i) + 0.5)")
-        elif l == 0 and cfg.spike_counts == "poisson":
-            lines.append(eq.INPUT_STEP)
-        elif cfg.spike_counts == "poisson":
-            lines.append("S = poisson(r)")
-        else:
-            lines.append("S = int(rand() < r)")
-        if self._spiking_source(l) and cfg.kernel == "untruncated":
-            cL = math.exp(-1 / cfg.tau_L) / (cfg.tau_L - cfg.tau_s)
-            cs = math.exp(-1 / cfg.tau_s) / (cfg.tau_L - cfg.tau_s)
-            lines.append(f"x_L = x_L*{math.exp(-1 / cfg.tau_L)!r} + {cL!r}*S")
-            lines.append(f"x_s = x_s*{math.exp(-1 / cfg.tau_s)!r} + {cs!r}*S")
+            return {**eq.REPLAY, "step": eq.REPLAY["step"].format(array=name)}
+        if cfg.spike_counts == "bernoulli":
+            return eq.BERNOULLI
+        return eq.POISSON_INPUT if l == 0 else eq.POISSON_NEURONS
+
+    def _draw_code(self, l, lags, spikes):
+        """Per-step code before the threshold: lag shift, ``S = 0`` (or replay), trace decay."""
+        lines = [eq.shift_code(lags, "S")] if lags else []
+        lines.append(spikes["step"])
+        if self._spiking_source(l) and self.config.kernel == "untruncated":
+            lines.append(f"x_L = x_L*{math.exp(-1 / self.config.tau_L)!r}")
+            lines.append(f"x_s = x_s*{math.exp(-1 / self.config.tau_s)!r}")
         return "\n".join(lines)
+
+    def _trace_increments(self, l):
+        """Reset code adding this step's spikes to the untruncated traces (``x*decay + c*S`` in two parts)."""
+        cfg = self.config
+        if not (self._spiking_source(l) and cfg.kernel == "untruncated"):
+            return ""
+        cL = math.exp(-1 / cfg.tau_L) / (cfg.tau_L - cfg.tau_s)
+        cs = math.exp(-1 / cfg.tau_s) / (cfg.tau_L - cfg.tau_s)
+        return f"x_L = x_L + {cL!r}*S\nx_s = x_s + {cs!r}*S"
 
     def _spike_add_code(self, target_prefix, weight):
         """Synaptic code adding this step's weighted spikes to the receiving ring/accumulators."""
@@ -554,7 +588,8 @@ class SegregatedDendriteNetwork:
             y = "fb_gain*(w + fb_noise)" if cfg.noisy_symmetric_weights else "fb_gain*w"
             model += f"\na_fb_pre = {y}*r_post : 1 (summed)"
         syn = Synapses(pre.neurons, post.neurons, model=model, on_pre=on_pre, on_post=on_post, on_event=on_event,
-                       clock=self.clock, namespace=self._namespace, name=name)
+                       clock=self.clock, namespace=self._namespace, name=name,
+                       codeobj_class=dense_rows_code_object())      # all-to-all in presynaptic order
         n_pre, n_post = W.shape[1], W.shape[0]
         syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
         self._initial(syn, "w", W.T.ravel())
@@ -580,6 +615,8 @@ class SegregatedDendriteNetwork:
                     f"fb_noise = fb_noise + int(plastic_post == 1 and step_post == T_f_post + T_t_post - 1)"
                     f"*({cfg.symmetric_noise_sd!r}*randn() - fb_noise)", when="end", order=45)
         post.ff = syn
+        if symmetric_source and self._corrects_symmetric_feedback(l - 1):
+            self._add_collector(post, pre, "eta_P_pre*error", "B", "pbar_f", "s_sym")
         if cfg.spiking_feedforward:
             self._add_collector(pre, post, "pbar_f", "D" if cfg.kernel == "truncated" else "A", "eta_P*error", "s_ff",
                                 event="learn_pre")

@@ -86,6 +86,7 @@ CASES = {
                                       units_per_class=2),
     "sparse-feedback": dict(sparse_feedback=True),
     "symmetric-nonspiking-feedback": dict(symmetric_weights=True, spiking_feedback=False),
+    "symmetric-spiking-two-hidden": dict(symmetric_weights=True, n_hidden=(7, 5), broadcast=False),
     "mixed-rates": dict(spiking_feedforward=False, n_hidden=(7, 5), broadcast=False,
                         update_feedback_weights=True, feedback_learning_rates=(0.2, 0.1)),
 }
@@ -110,9 +111,11 @@ def test_training_matches_oracle_numpy(case):
     np.testing.assert_allclose(out["u_out"], np.array([tr["u_f_mean"][-1] for tr in traces]), rtol=RTOL)
 
 
-@pytest.mark.parametrize("case", ["REF-S", "feedback-learning-bias-apical"])
+@pytest.mark.parametrize("case", ["REF-S", "feedback-learning-bias-apical", "symmetric-spiking-two-hidden"])
 def test_training_matches_oracle_cpp_standalone(case, tmp_path):
-    """The same comparison with the network compiled once by ``cpp_standalone``."""
+    """The same comparison with the network compiled once by ``cpp_standalone`` (whose feedforward
+    pathways use the dense-row code of :mod:`brian_segdend.codegen`; symmetric spiking feedback also
+    runs Brian's generic postsynaptic pathway on the same objects)."""
     from brian2 import prefs, set_device
     from brian2.devices.device import reinit_and_delete
     set_device("cpp_standalone", build_on_run=False, directory=str(tmp_path / "build"))

@@ -90,3 +90,29 @@ def test_sparse_feedback_learning_regrowth_quirk_is_opt_in():
     np.testing.assert_array_equal(quirk["Y"][0][mask], 0)
     ratio = np.abs(quirk["Y"][0][~mask]).mean() / np.abs(fixed["Y"][0][~mask]).mean()
     assert 20 < ratio < 30                      # two examples: x 5 x 5
+
+
+def test_poisson_counts_by_time_rescaling_match_the_rates():
+    """Spec §3.2.6: S(t) ~ Poisson(r(t)) per neuron and step. The draw keeps an Exp(1) amount of
+    integrated rate per neuron (equations.POISSON_NEURONS); the counts must still have mean and variance
+    r(t) per step and the right share of multiple spikes."""
+    cfg = SMALL.replace(lambda_max=0.9, forward_steps=100, target_steps=100, n_hidden=(20,))
+    _, _, mon = run(cfg, n=2, monitor=("hidden1", ["S", "r"]))
+    S, r = mon.S[:].astype(float).ravel(), mon.r[:].ravel()
+    assert r.sum() > 2000
+    assert abs(S.sum() - r.sum()) < 4 * np.sqrt(r.sum())                     # mean r
+    assert abs(((S - r) ** 2).sum() - r.sum()) < 0.1 * r.sum()                 # variance r
+    multiple = (1 - np.exp(-r) * (1 + r)).sum()                                # expected steps with >= 2
+    assert abs((S >= 2).sum() - multiple) < 4 * np.sqrt(multiple)
+
+
+def test_poisson_counts_after_a_zeroed_state_are_not_a_burst():
+    """Test runs zero all state per example (spec §7); the first step then draws like any other."""
+    cfg = SMALL.replace(lambda_max=0.2, n_hidden=(50,))
+    net = SegregatedDendriteNetwork(cfg, seed=0, capacity=20)
+    mon = StateMonitor(net.layer("hidden1").neurons, ["S", "r"], record=True, when="end", order=5)
+    net.network.add(mon)
+    Simulator(net).test(np.random.default_rng(0).uniform(0, 1, (20, 12)), np.zeros(20, int), seed=3)
+    first = np.arange(20) * cfg.test_steps                                     # each example's first step
+    S, r = mon.S[:, first].astype(float), mon.r[:, first]
+    assert abs(S.sum() - r.sum()) < 4 * np.sqrt(r.sum()) + 1

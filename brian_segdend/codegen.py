@@ -1,0 +1,45 @@
+"""Dense row propagation of all-to-all ``Synapses`` under ``cpp_standalone`` (a speed option).
+
+Brian's generic synaptic propagation pushes every synapse of a spiking neuron through a spike queue
+and then visits each one through index arrays, which the compiler cannot vectorise. The feedforward
+weights of this model connect every presynaptic neuron to every postsynaptic one in presynaptic
+order (synapse ``i*n_post + j`` joins ``i`` and ``j``), so an event of neuron ``i`` touches the
+contiguous row ``i``. :class:`DenseRowsCodeObject` generates exactly the same per-synapse code as Brian,
+but loops over rows read straight from the source's event space (templates in ``templates/``),
+without the queue. Only presynaptic pathways of the objects built with it change; the objects,
+their variables and their results are those of ordinary ``Synapses`` (the equivalence tests run
+both). Other devices and runtime targets use Brian's code unchanged.
+"""
+from __future__ import annotations
+
+from brian2 import get_device
+from brian2.codegen.templates import Templater
+from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+__all__ = ["DenseRowsCodeObject", "dense_rows_code_object"]
+
+#: Brian template -> the template of this package that replaces it for dense rows
+DENSE_TEMPLATES = {"synapses": "dense_rows_synapses", "synapses_push_spikes": "dense_rows_push_spikes"}
+
+
+class _DenseRowsTemplater(Templater):
+    """Brian's C++ standalone templates, with :data:`DENSE_TEMPLATES` swapped in."""
+
+    def __getattr__(self, item):
+        return self.templates.get_template(DENSE_TEMPLATES.get(item, item))
+
+
+class DenseRowsCodeObject(CPPStandaloneCodeObject):
+    """``cpp_standalone`` code object whose presynaptic pathways loop over contiguous rows."""
+
+    templater = _DenseRowsTemplater(
+        ("brian_segdend",) + CPPStandaloneCodeObject.templater.package_names, ".cpp",
+        env_globals=CPPStandaloneCodeObject.templater.env_globals,
+        templates_dir=("templates",) + CPPStandaloneCodeObject.templater.templates_dir)
+
+
+def dense_rows_code_object():
+    """:class:`DenseRowsCodeObject` when ``cpp_standalone`` itself is the active device, else ``None``
+    (Brian's default; devices derived from it, such as ``cuda_standalone``, keep their own code)."""
+    return DenseRowsCodeObject if type(get_device()) is CPPStandaloneDevice else None

@@ -1,0 +1,36 @@
+{# Dense row propagation (brian_segdend.codegen): for Synapses connected all-to-all in presynaptic
+   order (synapse i*n_post + j joins i and j), an event of presynaptic neuron i runs the pathway code
+   over the contiguous row i, read straight from the source's event space; the index arrays of the
+   generic template are replaced by the row position, so the compiler vectorises the loop. Other
+   pathways of the same Synapses (postsynaptic ones) use Brian's generic code. #}
+{% extends 'synapses.cpp' %}
+
+{% block maincode %}
+    {# USES_VARIABLES { _synaptic_pre } #}
+    {% if pathway.prepost == 'pre' %}
+    {% set _events = get_array_name(pathway.source.variables[pathway.eventspace_name], access_data=False) %}
+    {% set _n_pre = pathway.source.N %}
+    {% set _n_post = pathway.target.N %}
+    // scalar code
+    const size_t _vectorisation_idx = -1;
+    {{scalar_code|autoindent}}
+
+    const int32_t _num_events = {{_events}}[{{_n_pre}}];
+    for(int32_t _event = 0; _event < _num_events; _event++)
+    {
+        const int32_t _pre = {{_events}}[_event];
+        const size_t _row = (size_t)_pre*{{_n_post}};
+        #pragma GCC ivdep
+        for(int32_t _post = 0; _post < {{_n_post}}; _post++)
+        {
+            const size_t _idx = _row + _post;
+            const size_t _vectorisation_idx = _idx;
+            {{vector_code|map('replace', '_ptr_array_' + owner.name + '__synaptic_post[_idx]', '_post')
+                         |map('replace', '_ptr_array_' + owner.name + '__synaptic_pre[_idx]', '_pre')
+                         |list|autoindent}}
+        }
+    }
+    {% else %}
+    {{ super() }}
+    {% endif %}
+{% endblock %}

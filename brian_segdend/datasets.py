@@ -64,7 +64,7 @@ _IDX_FILES = (
 )
 _TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _CIFAR_TARBALL = "cifar10-jpeg.tar.gz"
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2       # 2: CIFAR-10 in a fixed mixed order (see _decode_cifar)
 
 
 def _check_name(name: str) -> str:
@@ -221,7 +221,10 @@ def _decode_cifar(split: str, tarball: Path, key: str) -> tuple[np.ndarray, np.n
             raise ValueError(f"{path}: expected a 32x32 RGB image, got shape {img.shape}")
         images[i] = img.transpose(2, 0, 1).reshape(-1)
         labels[i] = label
-    return images, labels
+    # The JPEG copy is stored class by class; one fixed permutation gives a mixed order like the
+    # original CIFAR-10 batches, so that the first N images of a split are a fair subset.
+    order = np.random.default_rng(0).permutation(n)
+    return images[order], labels[order]
 
 
 def load(name: str, split: str = "train", data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:

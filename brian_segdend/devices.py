@@ -5,6 +5,7 @@ network is built.
 """
 from __future__ import annotations
 
+import os
 import shutil
 
 __all__ = ["DEVICES", "activate", "fastest_available"]
@@ -63,6 +64,9 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None):
         except ImportError as exc:
             raise RuntimeError(CUDA_HELP) from exc
     prefs.devices.cpp_standalone.openmp_threads = int(threads)
+    # Brian's default `make -j` starts every compiler at once (~100 MB each), which can exhaust the
+    # memory of a small machine; one job per core compiles as fast.
+    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
     kwargs = {"build_on_run": False}
     if build_directory is not None:
         kwargs["directory"] = str(build_directory)

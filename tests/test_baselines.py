@@ -335,6 +335,7 @@ def test_cifar10_shapes_and_ranges():
     assert X.shape == (10000, 3072) and X.dtype == np.float32 and y.dtype == np.int64
     assert 0.0 <= X.min() and X.max() <= 1.0
     assert np.bincount(y).tolist() == [1000] * 10
+    assert np.bincount(y[:1000], minlength=10).min() >= 70      # mixed order: the first 1000 are a fair subset
     channel_means = X.reshape(-1, 3, 1024).mean(axis=(0, 2))
     assert np.allclose(channel_means, [0.4942, 0.4851, 0.4504], atol=0.01)  # test-split means
 

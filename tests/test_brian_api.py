@@ -131,3 +131,15 @@ def test_device_choice_errors():
     except ImportError:
         with pytest.raises(RuntimeError, match="pip install brian2cuda"):
             devices.activate("cuda_standalone")
+
+
+def test_standalone_builds_one_compiler_job_per_core(tmp_path):
+    """Brian's default ``make -j`` starts every compiler at once; ours is bounded by the cores."""
+    import os
+    try:
+        assert devices.activate("cpp_standalone", build_directory=tmp_path) == "cpp_standalone"
+        assert prefs.devices.cpp_standalone.extra_make_args_unix == [f"-j{os.cpu_count()}"]
+    finally:
+        reinit_and_delete()
+        set_device("runtime")
+        prefs.codegen.target = "auto"

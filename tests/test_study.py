@@ -1,0 +1,216 @@
+"""The study experiments `scalability` and `learning_dynamics` (issue 6): smoke budget, resume, plots."""
+import csv
+import json
+
+import pytest
+
+import brian_segdend.baselines
+import brian_segdend.training
+from brian_segdend.cli import main
+from brian_segdend.study import run_experiment
+from brian_segdend.study import dynamics, scalability
+
+N_MODELS, N_DATASETS = len(scalability.MODELS), 3
+
+
+def _forbid_training(monkeypatch):
+    """Make every train function raise, so a test fails if anything would be trained."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("training was called")
+    monkeypatch.setattr(brian_segdend.training, "train", refuse)
+    monkeypatch.setattr(brian_segdend.baselines, "train", refuse)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """The whole smoke budget of `scalability` (every model x dataset; runtime numpy for the spiking models)."""
+    from brian2 import prefs
+    out = tmp_path_factory.mktemp("scalability")
+    try:
+        result = run_experiment("scalability", "smoke", out, progress=False)
+    finally:
+        prefs.codegen.target = "auto"
+    return out, result
+
+
+def _table(out):
+    with open(out / "table.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_smoke_writes_table_figure_and_run_directories(smoke):
+    out, result = smoke
+    rows = _table(out)
+    assert len(rows) == N_MODELS * N_DATASETS
+    assert {(r["model"], r["dataset"]) for r in rows} == {(m, d) for m in scalability.MODELS
+                                                          for d in ("mnist", "fashion-mnist", "cifar10")}
+    for column in ("test_accuracy_mean", "test_accuracy_sd", "n_seeds", "epochs", "n_train", "n_test",
+                   "val_accuracy_mean", "lange_10_epochs"):
+        assert column in rows[0]
+    for r in rows:
+        assert 0.0 <= float(r["test_accuracy_mean"]) <= 100.0
+        assert r["n_seeds"] == "1" and r["epochs"] == "1"
+        assert r["n_train"] == ("40" if r["model"] == "ref-s" else "200")
+    lange = {(r["model"], r["dataset"]): r["lange_10_epochs"] for r in rows}
+    assert lange["bp-cnn", "cifar10"] == "47.63" and lange["fa", "mnist"] == ""
+    markdown = (out / "table.md").read_text()
+    assert markdown.count("\n| ") == N_MODELS * N_DATASETS and "Budget:" in markdown
+    assert (out / "accuracy.png").stat().st_size > 10_000
+    for plan in result["plans"]:
+        record = json.loads((out / "runs" / plan.name / "results.json").read_text())
+        assert [e["epoch"] for e in record["epochs"]] == [1]
+        assert record["epochs"][0]["val_error"] is not None
+        assert json.loads((out / "runs" / plan.name / "study.json").read_text())["budget"] == plan.budget()
+    # the spiking model on CIFAR-10 gets all 3072 RGB inputs
+    cifar = json.loads((out / "runs" / "ref-s_cifar10_s0" / "results.json").read_text())
+    assert cifar["config"]["n_inputs"] == 3072 and cifar["config"]["n_hidden"] == [20]
+
+
+def test_resume_skips_finished_runs(smoke, monkeypatch, capsys):
+    out, _ = smoke
+    before = (out / "table.csv").read_text()
+    _forbid_training(monkeypatch)
+    result = run_experiment("scalability", "smoke", out, resume=True, progress=False)
+    assert set(result["status"].values()) == {"done"}
+    assert (out / "table.csv").read_text() == before
+    assert f"{N_MODELS * N_DATASETS} finished already" in capsys.readouterr().out
+
+
+def test_existing_run_needs_resume_and_the_same_budget(smoke):
+    out, _ = smoke
+    with pytest.raises(ValueError, match="pass --resume"):
+        scalability.run("smoke", out, progress=False, models="bp-mlp", datasets="mnist")
+    with pytest.raises(ValueError, match="another budget.*'epochs': \\(1, 2\\)"):
+        scalability.run("smoke", out, resume=True, progress=False, models="bp-mlp", datasets="mnist", epochs=2)
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    real = brian_segdend.baselines.train
+    calls = []
+
+    def killed_after_one_epoch(kind, params, dataset, epochs, seed, out_dir, **kw):
+        calls.append((seed, kw["resume"]))
+        if seed == 1:                      # seed 1 is "killed" after its first epoch's checkpoint
+            real(kind, params, dataset, 1, seed, out_dir, **kw)
+            raise KeyboardInterrupt
+        return real(kind, params, dataset, epochs, seed, out_dir, **kw)
+
+    options = dict(models="bp-mlp", datasets="mnist", seeds=2, epochs=2, n_train=100, n_val=20, n_test=50,
+                   progress=False)
+    monkeypatch.setattr(brian_segdend.baselines, "train", killed_after_one_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        scalability.run("smoke", tmp_path, **options)
+    runs = tmp_path / "runs"
+    finished = (runs / "bp-mlp_mnist_s0" / "results.json").read_text()
+    first_epoch = json.loads((runs / "bp-mlp_mnist_s1" / "results.json").read_text())["epochs"]
+    assert [e["epoch"] for e in first_epoch] == [1]
+
+    calls.clear()
+    monkeypatch.setattr(brian_segdend.baselines, "train",
+                        lambda *a, **kw: (calls.append((a[4], kw["resume"])), real(*a, **kw))[1])
+    result = scalability.run("smoke", tmp_path, resume=True, **options)
+    assert calls == [(1, True)]                            # seed 0 skipped, seed 1 continued
+    assert (runs / "bp-mlp_mnist_s0" / "results.json").read_text() == finished
+    epochs = json.loads((runs / "bp-mlp_mnist_s1" / "results.json").read_text())["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert epochs[0]["test_error"] == first_epoch[0]["test_error"]
+    assert epochs[1]["examples_seen"] == 2 * 100
+    assert result["rows"][0]["n_seeds"] == 2 and result["rows"][0]["epochs"] == 2
+
+
+def test_full_budget_prints_its_expected_duration(tmp_path, capsys):
+    result = scalability.run("full", tmp_path, dry_run=True)
+    assert len(result["plans"]) == N_MODELS * N_DATASETS * 3
+    text = capsys.readouterr().out
+    assert "expected duration:" in text and " h " in text
+    assert not (tmp_path / "runs").exists()
+    few = scalability.plan_runs("full", models="ref-s,bp-mlp", datasets_="mnist", seeds=2, n_train=1000,
+                                overrides=["ref-s.n_train=500", "baselines.epochs=3"])
+    assert [(p.model, p.seed, p.epochs, p.n_train) for p in few] == [
+        ("ref-s", 0, 10, 500), ("ref-s", 1, 10, 500), ("bp-mlp", 0, 3, 1000), ("bp-mlp", 1, 3, 1000)]
+    assert scalability.expected_seconds(few) > scalability.expected_seconds(few[2:])
+    assert scalability._budget_note(few) == (
+        "Budget: ref-s: 2 seed(s) x 10 epoch(s) of 500 training examples, 5000 validation, all test examples; "
+        "bp-mlp: 2 seed(s) x 3 epoch(s) of 1000 training examples, 5000 validation, all test examples.")
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(models="bp-mlp,nope"), "unknown model 'nope'"),
+    (dict(datasets="svhn"), "unknown dataset 'svhn'"),
+    (dict(overrides=["ref-s.lr=3"]), "unknown budget key 'lr'"),
+    (dict(overrides=["resnet.epochs=3"]), "unknown override target 'resnet'"),
+    (dict(overrides=["bp-mlp.n_hidden=3"]), "n_hidden applies to segregated-dendrite models only"),
+    (dict(epochs=0), "epochs=0 must be >= 1"),
+])
+def test_bad_values_are_named(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        scalability.run("full", tmp_path, dry_run=True, **options)
+
+
+def test_unknown_budget_is_named(tmp_path):
+    with pytest.raises(ValueError, match="unknown budget 'huge'"):
+        run_experiment("scalability", "huge", tmp_path)
+    with pytest.raises(ValueError, match="unknown budget 'huge'"):
+        scalability.plan_runs("huge")
+
+
+# ------------------------------------------------------------------ learning dynamics
+
+def _write_run(runs, model, dataset, seed, train, val, n=1000):
+    folder = runs / f"{model}_{dataset}_s{seed}"
+    folder.mkdir(parents=True)
+    epochs = [{"epoch": k + 1, "examples_seen": (k + 1) * n, "train_error": t, "val_error": v, "test_error": v}
+              for k, (t, v) in enumerate(zip(train, val))]
+    (folder / "results.json").write_text(json.dumps(
+        {"model": model, "dataset": dataset, "config": {}, "seed": seed, "epochs": epochs}))
+
+
+def test_learning_dynamics_plots_saved_results_without_training(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    _write_run(runs, "bp-mlp", "mnist", 0, [20, 10, 5], [15, 8, 4])
+    _write_run(runs, "bp-mlp", "mnist", 1, [30, 12, 7], [17, 10, 6])
+    _write_run(runs, "ref-s", "mnist", 0, [80, 40], [50, 30], n=300)
+    _write_run(runs, "fa", "cifar10", 0, [90, 80], [85, 75])
+    _forbid_training(monkeypatch)
+    result = dynamics.run("full", tmp_path / "fig", runs=runs)
+    assert [f.name for f in result["figures"]] == ["learning_dynamics_mnist.png", "learning_dynamics_cifar10.png"]
+    assert all(f.stat().st_size > 10_000 for f in result["figures"])
+    with open(tmp_path / "fig" / "curves.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["model"], r["epoch"]) for r in rows if r["dataset"] == "mnist"] == [
+        ("ref-s", "1"), ("ref-s", "2"), ("bp-mlp", "1"), ("bp-mlp", "2"), ("bp-mlp", "3")]
+    mlp2 = next(r for r in rows if r["model"] == "bp-mlp" and r["epoch"] == "2")
+    assert float(mlp2["train_error_mean"]) == pytest.approx(11.0)
+    assert float(mlp2["train_error_sd"]) == pytest.approx(2 ** 0.5)
+    assert float(mlp2["val_error_mean"]) == pytest.approx(9.0) and mlp2["n_seeds"] == "2"
+    assert float(mlp2["examples_seen"]) == 2000
+    ref = next(r for r in rows if r["model"] == "ref-s" and r["epoch"] == "2")
+    assert ref["train_error_sd"] == "" and float(ref["val_error_mean"]) == 30.0
+    only = dynamics.run("smoke", tmp_path / "fig2", runs=runs, datasets="cifar10")
+    assert [f.name for f in only["figures"]] == ["learning_dynamics_cifar10.png"]
+
+
+def test_learning_dynamics_refuses_without_results(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no run results .* run `segdend experiment scalability` first"):
+        dynamics.run("smoke", tmp_path / "fig", runs=tmp_path / "empty")
+    assert not (tmp_path / "fig").exists()
+    code = main(["experiment", "learning_dynamics", "--runs", str(tmp_path / "missing"), "--out", str(tmp_path / "f")])
+    assert code == 2 and "no run results" in capsys.readouterr().err
+    _write_run(tmp_path / "runs", "bp-mlp", "mnist", 0, [1], [1])
+    with pytest.raises(ValueError, match="unknown model 'bogus'"):
+        dynamics.run("smoke", tmp_path / "fig", runs=tmp_path / "runs", models="bogus")
+
+
+def test_learning_dynamics_from_the_smoke_runs(smoke, tmp_path, monkeypatch):
+    out, _ = smoke
+    _forbid_training(monkeypatch)
+    code = main(["experiment", "learning_dynamics", "--budget", "smoke", "--runs", str(out / "runs"),
+                 "--out", str(tmp_path)])
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "learning_dynamics_cifar10.png", "learning_dynamics_fashion-mnist.png", "learning_dynamics_mnist.png"]
+    with open(tmp_path / "curves.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == N_MODELS * N_DATASETS
+    assert all(0 <= float(r["train_error_mean"]) <= 100 for r in rows)

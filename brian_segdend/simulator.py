@@ -215,9 +215,10 @@ class Simulator:
                              f"unknown {sorted(unknown)[:5]}")
         for key, (obj, name) in carried.items():
             values = np.asarray(state[key])
-            if values.shape != np.shape(self._value(obj, name)):
-                raise ValueError(f"state {key!r} has shape {values.shape}; expected {np.shape(self._value(obj, name))}")
-            self._assign(obj, name, values)
+            shape = np.shape(self._value(obj, name))
+            if values.size != int(np.prod(shape)):      # a shared scalar may come back as () or (1,)
+                raise ValueError(f"state {key!r} has shape {values.shape}; expected {shape}")
+            self._assign(obj, name, values.reshape(shape))
 
     def reset_state(self):
         """Zero every dynamic variable (potentials, rates, spike memory, windows); keep weights."""

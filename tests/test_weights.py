@@ -93,3 +93,21 @@ def test_set_get_weights_roundtrip_and_bad_input(tmp_path):
     assert config == cfg
     np.testing.assert_array_equal(loaded["W"][0], w["W"][0])
     np.testing.assert_array_equal(loaded["c"][0], w["c"][0])
+
+
+def test_state_round_trip_with_a_shared_noise_scalar(numpy_target):
+    """get_state -> set_state restores every variable, also the shared scalar noise of non-broadcast
+    noisy symmetric feedback (which reads back as shape () in runtime mode)."""
+    from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator
+    cfg = ModelConfig(n_inputs=12, n_hidden=(7, 5), broadcast=False, symmetric_weights=True,
+                      noisy_symmetric_weights=True, forward_steps=14, target_steps=12, window_steps=5,
+                      spike_memory=4)
+    sim = Simulator(SegregatedDendriteNetwork(cfg, seed=0, capacity=2))
+    initial = sim.get_state()
+    sim.train(np.random.default_rng(0).uniform(0, 1, (2, 12)), np.array([1, 2]), seed=1)
+    assert not np.allclose(sim.get_state()["hidden2_ff.w"], initial["hidden2_ff.w"])
+    sim.set_state({k: np.atleast_1d(v) for k, v in initial.items()})
+    for key, value in sim.get_state().items():
+        np.testing.assert_array_equal(np.ravel(value), np.ravel(initial[key]), err_msg=key)
+    with pytest.raises(ValueError, match="hidden2_ff.fb_noise"):
+        sim.set_state({**initial, "hidden2_ff.fb_noise": np.zeros(3)})

@@ -84,6 +84,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     _atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
 
 
+def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
+    """Write ``rows`` (dicts with the keys of the first) to ``path`` as CSV, atomically; ``None`` is empty."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
 def atomic_save_npz(path: str | os.PathLike, checkpoint: bool = True, **arrays: Any) -> None:
     """Save arrays to an ``.npz`` file atomically (temporary file in the same directory + ``os.replace``).
 

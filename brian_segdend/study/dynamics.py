@@ -8,14 +8,12 @@ the mean over seeds with a ±1 sd band), and ``out/curves.csv`` with the plotted
 """
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
 
 from .. import datasets as _datasets
-from ..results import atomic_write_text
+from ..results import write_csv
 from .scalability import MODELS, load_runs
 
 __all__ = ["DESCRIPTION", "add_arguments", "run", "curves", "plot_dynamics"]
@@ -122,14 +120,6 @@ def _examples_label(value, _pos=None):
     return f"{value:g}"
 
 
-def _write_csv(rows, path):
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([{k: ("" if v is None else v) for k, v in r.items()} for r in rows])
-    atomic_write_text(path, buf.getvalue())
-
-
 def run(budget, out, data_dir=None, resume=False, progress=True, runs=None, models=None, datasets=None,
         **unknown):
     """Plot the learning dynamics of the saved runs; returns ``{'figures', 'curves', 'rows'}``.
@@ -168,7 +158,7 @@ def run(budget, out, data_dir=None, resume=False, progress=True, runs=None, mode
     rows = curves(records)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _write_csv(rows, out / "curves.csv")
+    write_csv(out / "curves.csv", rows)
     figures = [plot_dynamics(rows, d, out / f"learning_dynamics_{d}.png")
                for d in want_sets if any(r["dataset"] == d for r in rows)]
     print(f"learning_dynamics: {len(records)} runs -> {', '.join(str(f) for f in figures)}", flush=True)

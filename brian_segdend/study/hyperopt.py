@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import datasets
 from ..config import FLAGS
+from ..results import atomic_write_text, write_csv
 
 __all__ = ["DESCRIPTION", "FAMILIES", "PENALTY", "BUDGET_SETTINGS", "LANGE_BEST_ACCURACY", "search_space",
            "to_params", "stratified_subset", "evaluate", "run", "add_arguments"]
@@ -310,9 +311,7 @@ def _worker_main(task_path):
     except Exception as exc:                     # recorded as a failed evaluation by the parent
         result = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
     result["worker_s"] = time.perf_counter() - t0
-    tmp = Path(task["result"]).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, task["result"])
+    atomic_write_text(task["result"], json.dumps(result))
 
 
 # ---------------------------------------------------------------------------------------------- execution
@@ -499,12 +498,10 @@ def _search(family, s, directory, resume, progress, log):
         if s["budget"] != "smoke":
             raise ValueError(f"{str(log_path)!r} exists; pass --resume to continue it or choose another --out")
         log_path.unlink()
-    settings_path.write_text(json.dumps({**fs, "search_space": _space_table(family)}, indent=1))
+    atomic_write_text(settings_path, json.dumps({**fs, "search_space": _space_table(family)}, indent=1))
     entries = read_log(log_path) if resume else []
     if resume and log_path.exists():             # drop a torn last line of a killed run before appending
-        tmp = log_path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(e) + "\n" for e in entries))
-        os.replace(tmp, log_path)
+        atomic_write_text(log_path, "".join(json.dumps(e) + "\n" for e in entries))
 
     space = search_space(family)
     initial = s["initial_points"] or max(1, min(10, s["evaluations"] // 3))
@@ -605,14 +602,14 @@ def _finish_family(family, s, fs, directory, entries, log):
                "status_counts": {st: sum(e["status"] == st for e in entries) for st in ("ok", "failed", "diverged", "timeout")},
                "median_eval_s": float(np.median(walls)) if walls else None,
                "lange_best_accuracy": LANGE_BEST_ACCURACY[family] if fs["dataset"] == "mnist" else None}
-    (directory / "timing.json").write_text(json.dumps(
+    atomic_write_text(directory / "timing.json", json.dumps(
         {"median_eval_s": summary["median_eval_s"], "eval_s": walls,
          "median_compile_s": float(np.median([e["compile_s"] for e in entries if "compile_s" in e]))
          if any("compile_s" in e for e in entries) else None}, indent=1))
     if ok:
         best = min(ok, key=lambda e: e["error"])
         summary.update(best_accuracy=best["accuracy"], best_index=best["index"], best_params=best["params"])
-        (directory / "best.json").write_text(json.dumps({**summary, "best": best}, indent=1))
+        atomic_write_text(directory / "best.json", json.dumps({**summary, "best": best}, indent=1))
         model_path = _write_model(family, fs, best, s["models_dir"], len(entries))
         summary["model"] = str(model_path)
     else:
@@ -626,7 +623,7 @@ def _finish_family(family, s, fs, directory, entries, log):
             f"{summary['best_accuracy'] if summary['best_accuracy'] is None else round(summary['best_accuracy'], 2)} %"
             f" (Lange: {LANGE_BEST_ACCURACY[family]} %), median wall time of one evaluation "
             f"{summary['median_eval_s']:.1f} s")
-    (directory / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(directory / "summary.json", json.dumps(summary, indent=1))
     return summary
 
 
@@ -712,7 +709,7 @@ def flag_importance(entries, directory):
                      "difference": float(on.mean() - off.mean()) if len(on) and len(off) else None,
                      "forest_importance": None if np.isnan(forest[j]) else float(forest[j])})
     rows.sort(key=lambda r: -abs(r["difference"] or 0.0))
-    _write_csv(directory / "flag_importance.csv", rows)
+    write_csv(directory / "flag_importance.csv", rows)
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     names = [r["flag"] for r in rows]
@@ -726,14 +723,6 @@ def flag_importance(entries, directory):
     fig.savefig(directory / "flag_importance.png", dpi=120)
     plt.close(fig)
     return rows
-
-
-def _write_csv(path, rows):
-    import csv
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def robustness(root):
@@ -763,7 +752,7 @@ def robustness(root):
                      "lange_best_acc": LANGE_BEST_ACCURACY[family] if dataset == "mnist" else None})
         data.append(acc)
         labels.append(f"{family}\n{dataset}\n(n={len(entries)}, {int((~ok).sum())} failed)")
-    _write_csv(root / "robustness.csv", rows)
+    write_csv(root / "robustness.csv", rows)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(2.4 * len(data) + 2, 4))
     ax.boxplot(data, showfliers=False)
@@ -872,7 +861,7 @@ def run(budget, out, data_dir=None, resume=False, progress=True, **options):
         summaries[family] = _search(family, s, root / s["dataset"] / family, resume, progress, log)
     rows = robustness(root)
     result = {"budget": budget, "families": summaries, "robustness": rows, "out": str(root)}
-    (root / "summary.json").write_text(json.dumps(_merge_summary(root / "summary.json", result), indent=1, default=str))
+    atomic_write_text(root / "summary.json", json.dumps(_merge_summary(root / "summary.json", result), indent=1, default=str))
     if "segdend" in summaries and summaries["segdend"]["median_eval_s"] is not None:
         sd = summaries["segdend"]
         print(f"median wall time of one compartment-model evaluation: {sd['median_eval_s']:.1f} s "

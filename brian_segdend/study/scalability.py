@@ -13,11 +13,8 @@ process, builds cached per architecture); the baselines on the CPU with ``--thre
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
-import math
 import multiprocessing
 import sys
 import textwrap
@@ -27,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import datasets, registry
-from ..results import RunLog, atomic_write_text
+from ..results import RunLog, atomic_write_text, write_csv
 
 __all__ = ["DESCRIPTION", "MODELS", "LANGE_ACCURACY", "RunPlan", "add_arguments", "run", "plan_runs",
            "expected_seconds", "load_runs", "summarize", "write_table", "plot_accuracy"]
@@ -462,11 +459,7 @@ def write_table(rows, out, budget_note=""):
     out = Path(out)
     if not rows:
         raise ValueError("no finished runs to tabulate")
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([{k: ("" if v is None else v) for k, v in r.items()} for r in rows])
-    atomic_write_text(out / "table.csv", buf.getvalue())
+    write_csv(out / "table.csv", rows)
     lines = ["| model | dataset | test acc. % (mean ± sd) | seeds | epochs | train ex./epoch | test ex. | "
              "val acc. % | Lange 10 ep. % |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -82,9 +82,10 @@ in_forward_window = int(step >= T_f - K_f and step < T_f) : integer      # last 
 in_target_window = int(step >= T_f + T_t - K_t and step >= T_f) : integer
 """
 #: Per-example events of every group (conditions read the linked phase clock).
+_LEARNING_STEP = "plastic == 1 and step == T_f + T_t - 1"     # end of a training example's target phase
 PHASE_EVENTS = {
-    "learn": "plastic == 1 and step == T_f + T_t - 1",         # end of target phase: errors, weights (§5)
-    "update": "plastic == 1 and step == T_f + T_t - 1",        # same step, later: biases, ring corrections
+    "learn": _LEARNING_STEP,                                   # errors, weight updates (§5)
+    "update": _LEARNING_STEP,                                  # later in that step: biases, ring corrections
     "example_end": "step == T_f + T_t - 1",                    # read-outs, window reset
     "forward_end": "step == T_f - 1",                          # training-error diagnostic (§7)
     "example_start": "plastic == 0 and step == 0",             # test runs: zero all state (§7)

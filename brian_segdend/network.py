@@ -399,9 +399,9 @@ class SegregatedDendriteNetwork:
             model += eq.variables(eq.lag_names(prefix, self._n_sums()), "1 (linked)")
 
         spikes = self._spike_generation(l)
-        if spikes["variables"]:
-            model += Equations(spikes["variables"])
-            reset_vars.append(spikes["variables"].split(":")[0].strip())
+        draw_state = Equations(spikes["variables"])
+        model += draw_state
+        reset_vars += list(draw_state.names)
         conditions = {**eq.PHASE_EVENTS, "learn_pre": PHASE_LEARN_PRE}
         events = {ev: conditions[ev] for ev in self._events(l, bool(source_code), bool(window_reset),
                                                              bool(spikes["new_example"]))}

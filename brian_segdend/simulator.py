@@ -216,7 +216,7 @@ class Simulator:
         for key, (obj, name) in carried.items():
             values = np.asarray(state[key])
             shape = np.shape(self._value(obj, name))
-            if values.size != int(np.prod(shape)):      # a shared scalar may come back as () or (1,)
+            if values.shape != shape and not (values.size == 1 == int(np.prod(shape))):   # shared: () or (1,)
                 raise ValueError(f"state {key!r} has shape {values.shape}; expected {shape}")
             self._assign(obj, name, values.reshape(shape))
 

@@ -111,3 +111,5 @@ def test_state_round_trip_with_a_shared_noise_scalar(numpy_target):
         np.testing.assert_array_equal(np.ravel(value), np.ravel(initial[key]), err_msg=key)
     with pytest.raises(ValueError, match="hidden2_ff.fb_noise"):
         sim.set_state({**initial, "hidden2_ff.fb_noise": np.zeros(3)})
+    with pytest.raises(ValueError, match="hidden2_ff.w"):                # same size, wrong shape
+        sim.set_state({**initial, "hidden2_ff.w": initial["hidden2_ff.w"].reshape(7, 5)})

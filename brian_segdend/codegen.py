@@ -6,7 +6,9 @@ weights of this model connect every presynaptic neuron to every postsynaptic one
 order (synapse ``i*n_post + j`` joins ``i`` and ``j``), so an event of neuron ``i`` touches the
 contiguous row ``i``. :class:`DenseRowsCodeObject` generates exactly the same per-synapse code as Brian,
 but loops over rows read straight from the source's event space (templates in ``templates/``),
-without the queue. Only presynaptic pathways of the objects built with it change; the objects,
+without the queue. Summed variables (the rate-based feedforward and feedback inputs) likewise sum
+row by row instead of through the index arrays (about 3x faster for 784-500-10 rates). Only
+presynaptic pathways and summed variables of the objects built with it change; the objects,
 their variables and their results are those of ordinary ``Synapses`` (the equivalence tests run
 both). Other devices and runtime targets use Brian's code unchanged.
 """
@@ -20,7 +22,8 @@ from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 __all__ = ["DenseRowsCodeObject", "dense_rows_code_object"]
 
 #: Brian template -> the template of this package that replaces it for dense rows
-DENSE_TEMPLATES = {"synapses": "dense_rows_synapses", "synapses_push_spikes": "dense_rows_push_spikes"}
+DENSE_TEMPLATES = {"synapses": "dense_rows_synapses", "synapses_push_spikes": "dense_rows_push_spikes",
+                   "summed_variable": "dense_rows_summed_variable"}
 
 
 class _DenseRowsTemplater(Templater):

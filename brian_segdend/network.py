@@ -640,10 +640,11 @@ class SegregatedDendriteNetwork:
             rescale = "*" + repr(cfg.sparse_scale) if (cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example) else ""
             on_pre["learn"] = f"y = (y + eta_Y_post*error_Y_post*qbar_f_pre){rescale}"
             on_event["learn"] = "learn"
+        mask = self.sparse_masks[l - 1] if (cfg.sparse_feedback and self.sparse_masks) else np.zeros(Y.shape, bool)
         syn = Synapses(source.neurons, target.neurons, model=model, on_pre=on_pre or None,
                        on_event=on_event if on_pre else "spike", clock=self.clock, namespace=self._namespace,
-                       name=f"{target.name}_fb")
-        mask = self.sparse_masks[l - 1] if (cfg.sparse_feedback and self.sparse_masks) else np.zeros(Y.shape, bool)
+                       name=f"{target.name}_fb",     # all-to-all in presynaptic order unless sparse
+                       codeobj_class=None if mask.any() else dense_rows_code_object())
         post_idx, pre_idx = np.nonzero(~mask)              # Y[post, pre]; sparse entries are not connected
         order = np.lexsort((post_idx, pre_idx))
         pre_idx, post_idx = pre_idx[order], post_idx[order]

@@ -111,11 +111,13 @@ def test_training_matches_oracle_numpy(case):
     np.testing.assert_allclose(out["u_out"], np.array([tr["u_f_mean"][-1] for tr in traces]), rtol=RTOL)
 
 
-@pytest.mark.parametrize("case", ["REF-S", "feedback-learning-bias-apical", "symmetric-spiking-two-hidden"])
+@pytest.mark.parametrize("case", ["REF-S", "REF-NS", "feedback-learning-bias-apical", "symmetric-spiking-two-hidden",
+                                  "symmetric-nonspiking-feedback", "mixed-rates"])
 def test_training_matches_oracle_cpp_standalone(case, tmp_path):
-    """The same comparison with the network compiled once by ``cpp_standalone`` (whose feedforward
-    pathways use the dense-row code of :mod:`brian_segdend.codegen`; symmetric spiking feedback also
-    runs Brian's generic postsynaptic pathway on the same objects)."""
+    """The same comparison with the network compiled once by ``cpp_standalone``, whose all-to-all
+    pathways and summed rates (into the postsynaptic and, for symmetric rate feedback, into the
+    presynaptic group) use the dense-row code of :mod:`brian_segdend.codegen`; symmetric spiking
+    feedback also runs Brian's generic postsynaptic pathway on the same objects."""
     from brian2 import prefs, set_device
     from brian2.devices.device import reinit_and_delete
     set_device("cpp_standalone", build_on_run=False, directory=str(tmp_path / "build"))

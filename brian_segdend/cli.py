@@ -2,15 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 __all__ = ["main"]
-
-
-def _cache_dir():
-    return Path(os.environ.get("BRIAN_SEGDEND_CACHE", Path.home() / ".cache" / "brian_segdend"))
 
 
 def _parser():
@@ -76,7 +71,7 @@ def main(argv=None):
 
 
 def _run(args):
-    from . import devices, registry
+    from . import datasets, devices, registry
 
     if args.command == "models":
         for name, spec in registry.list_models().items():
@@ -96,7 +91,7 @@ def _run(args):
         return 0
     if args.command == "test":
         from .training import evaluate
-        device = devices.activate(args.device, build_directory=_cache_dir() / "build-test")
+        device = devices.activate(args.device, build_directory=datasets.cache_dir() / "build-test")
         err = evaluate(args.network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir)
         print(f"test error {err:.2f} % ({args.dataset}, device {device})")
         return 0
@@ -119,7 +114,7 @@ def _run(args):
     config = spec.config()
     build = None
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
-        build = _cache_dir() / f"build-{architecture_key(config, args.chunk_size)}"
+        build = datasets.cache_dir() / f"build-{architecture_key(config, args.chunk_size)}"
     device = devices.activate(args.device, build_directory=build, threads=args.threads)
     print(f"model {spec.name}: {spec.description}\ndevice {device}, kernel {config.kernel}, run directory {out}")
     if device.endswith("standalone"):

@@ -5,8 +5,12 @@ network is built.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 __all__ = ["DEVICES", "activate", "fastest_available"]
 
@@ -63,6 +67,8 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None):
             import brian2cuda  # noqa: F401
         except ImportError as exc:
             raise RuntimeError(CUDA_HELP) from exc
+    if name == "cpp_standalone":
+        prefs.codegen.cpp.extra_compile_args_gcc = with_precompiled_header(prefs.codegen.cpp.extra_compile_args_gcc)
     prefs.devices.cpp_standalone.openmp_threads = int(threads)
     # Brian's default `make -j` starts every compiler at once (~100 MB each), which can exhaust the
     # memory of a small machine; one job per core compiles as fast.
@@ -72,6 +78,61 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None):
         kwargs["directory"] = str(build_directory)
     set_device(name, **kwargs)
     return name
+
+
+#: Standard headers that every generated C++ file includes, precompiled once per compiler and flags.
+PRECOMPILED_HEADERS = ("algorithm", "climits", "cmath", "cstdio", "cstdlib", "ctime", "fstream", "iostream",
+                       "map", "random", "set", "string", "utility", "vector")
+PCH_NAME = "segdend_std.h"
+
+
+def with_precompiled_header(flags):
+    """``flags`` plus ``-include`` of a precompiled header of :data:`PRECOMPILED_HEADERS`.
+
+    Parsing the standard headers is most of the cost of compiling one of Brian's small generated
+    files; precompiled, a standalone project builds about 3x faster. The header is compiled once per
+    g++ version and flag set into ``pch/`` of :func:`brian_segdend.datasets.cache_dir`, written
+    atomically. g++ skips a precompiled header that does not match and reads the plain header, so the
+    result never changes; where ``$CXX`` names another compiler or the header cannot be built,
+    ``flags`` come back unchanged.
+
+    Parameters
+    ----------
+    flags : list of str
+        Compiler flags (``prefs.codegen.cpp.extra_compile_args_gcc``); the ``-include`` flag of an
+        earlier call is replaced.
+
+    Returns
+    -------
+    list of str
+    """
+    from .datasets import cache_dir
+
+    flags = [f for f in flags if not (f.startswith("-include") and f.endswith(PCH_NAME))]   # an earlier call's
+    compiler = os.environ.get("CXX", "g++")
+    if Path(compiler.split()[-1]).name not in ("g++", "c++") or not shutil.which(compiler.split()[-1]):
+        return flags
+    try:
+        version = subprocess.run([compiler.split()[-1], "--version"], capture_output=True, text=True,
+                                 check=True).stdout
+        key = hashlib.sha256("\n".join([version, *flags, *PRECOMPILED_HEADERS]).encode()).hexdigest()[:16]
+        directory = cache_dir() / "pch" / key
+        header = directory / PCH_NAME
+        if not (directory / f"{PCH_NAME}.gch").exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            header.write_text("".join(f"#include <{h}>\n" for h in PRECOMPILED_HEADERS))
+            fd, tmp = tempfile.mkstemp(dir=directory, suffix=".gch.tmp")
+            os.close(fd)
+            try:
+                subprocess.run([compiler.split()[-1], "-x", "c++-header", *flags, str(header), "-o", tmp],
+                               capture_output=True, check=True)
+                os.replace(tmp, directory / f"{PCH_NAME}.gch")
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    except (OSError, subprocess.CalledProcessError):
+        return flags
+    return flags + [f"-include{header}"]     # one token: Brian checks each flag on its own
 
 
 def _cython_works() -> bool:

@@ -143,3 +143,28 @@ def test_standalone_builds_one_compiler_job_per_core(tmp_path):
         reinit_and_delete()
         set_device("runtime")
         prefs.codegen.target = "auto"
+
+
+def test_standalone_compiles_with_a_precompiled_standard_header(tmp_path, monkeypatch):
+    """activate('cpp_standalone') adds one ``-include`` of a header precompiled for exactly its flags
+    (once, however often it is called); another compiler in ``$CXX`` gets the flags unchanged."""
+    from pathlib import Path
+    monkeypatch.setenv("BRIAN_SEGDEND_CACHE", str(tmp_path / "cache"))
+    base = list(prefs.codegen.cpp.extra_compile_args_gcc)
+    try:
+        for _ in range(2):
+            devices.activate("cpp_standalone", build_directory=tmp_path / "build")
+        flags = prefs.codegen.cpp.extra_compile_args_gcc
+        includes = [f for f in flags if f.startswith("-include")]
+        assert len(includes) == 1 and flags[:-1] == [f for f in base if not f.startswith("-include")]
+        header = Path(includes[0][len("-include"):])
+        assert header.parent.parent == tmp_path / "cache" / "pch"
+        assert "#include <random>" in header.read_text()
+        assert Path(f"{header}.gch").stat().st_size > 0
+        monkeypatch.setenv("CXX", "clang++")
+        assert devices.with_precompiled_header(flags) == flags[:-1]
+    finally:
+        prefs.codegen.cpp.extra_compile_args_gcc = base
+        reinit_and_delete()
+        set_device("runtime")
+        prefs.codegen.target = "auto"

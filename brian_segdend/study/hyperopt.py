@@ -30,7 +30,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -273,8 +272,6 @@ def _evaluate_segdend(params, X, y, splits, epochs, seed, device, build_director
         # Brian's default `make -j` starts one compiler per source file at once (hundreds for a deep
         # network: many GB of memory); one compiler per evaluation keeps parallel evaluations safe.
         prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{MAKE_JOBS}"]
-        if "CXX" not in os.environ and shutil.which("ccache"):
-            os.environ["CXX"] = "ccache g++"     # most generated files recur between evaluations
     capacity = min(1000, max(len(tr) for tr, _ in splits))
     t0 = time.perf_counter()
     sim = build_simulator(config, seed=seed, capacity=capacity,
@@ -328,7 +325,7 @@ class _BuildSlot:
     def __init__(self, key):
         import fcntl
 
-        root = Path(os.environ.get("BRIAN_SEGDEND_CACHE", Path.home() / ".cache" / "brian_segdend")) / "hyperopt-builds"
+        root = datasets.cache_dir() / "hyperopt-builds"
         root.mkdir(parents=True, exist_ok=True)
         with _BUILD_LOCK:
             existing = sorted(root.glob("slot*.lock"), key=lambda p: int(p.stem[4:]))

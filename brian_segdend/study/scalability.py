@@ -328,12 +328,12 @@ def _spiking_child(plan, run_dir, data_dir, progress):
     from brian2 import prefs
 
     from .. import devices
-    from ..cli import _cache_dir
+    from ..datasets import cache_dir
     devices.activate(plan.device, build_directory=None)
     # Brian's default `make -j` starts one compiler per file at once (hundreds, ~100 MB each): on a small
     # shared machine that runs out of memory, so compile with two jobs
     prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{MAKE_JOBS}"]
-    _train_spiking(plan, Path(run_dir), data_dir, progress, build_root=_cache_dir())
+    _train_spiking(plan, Path(run_dir), data_dir, progress, build_root=cache_dir())
 
 
 def _standalone(device):

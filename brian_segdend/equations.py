@@ -52,9 +52,11 @@ recording : integer (shared, constant)   # 1: the 'record' event fires every ste
 stopped : 1                          # set when the run has presented all its examples
 """
 #: At the start of each step: the current example's phase lengths (drawn in Python, spec §4).
+#: Tables of examples are ``TimedArray`` s with one row per clock step, so ``f(example*dt)`` is row
+#: ``example`` (their grid is the clock's, hence aligned for any dt).
 CONTROLLER_PHASE_LENGTHS = """
-T_f = int(forward_lengths(example*ms) + 0.5)
-T_t = int(target_lengths(example*ms) + 0.5)
+T_f = int(forward_lengths(example*dt) + 0.5)
+T_t = int(target_lengths(example*dt) + 0.5)
 """
 #: At the end of each step: advance the step counter, move to the next example after the target phase.
 CONTROLLER_ADVANCE = """
@@ -97,7 +99,7 @@ PHASE_EVENTS = {
 # ---------------------------------------------------------------------------------------------
 # Input layer: Poisson pixels at lambda_max x intensity (spec §1).
 INPUT = """
-x = images(example*ms, i) : 1        # intensity in [0, 1] of this pixel in the current example
+x = images(example*dt, i) : 1        # intensity in [0, 1] of this pixel in the current example
 r = lambda_step*x : 1                # expected spike count per step
 lambda_step : 1 (shared, constant)
 """
@@ -128,7 +130,7 @@ POISSON_NEURONS = {     # hidden and output somata: the rate changes every step
 }
 BERNOULLI = {"variables": "", "step": "S = 0", "threshold": "rand() < r", "reset": "S = 1", "new_example": ""}
 #: replayed counts (step-by-step comparisons): ``{array}`` is the layer's replay ``TimedArray``
-REPLAY = {"variables": "", "step": "S = int({array}(run_step*ms, i) + 0.5)", "threshold": "S > 0", "reset": "",
+REPLAY = {"variables": "", "step": "S = int({array}(run_step*dt, i) + 0.5)", "threshold": "S > 0", "reset": "",
           "new_example": ""}
 
 # Hidden layer: basal d, apical a, soma u (spec §3, step 2).
@@ -158,7 +160,7 @@ d_ext : 1
 u : 1
 r : 1
 class_index : integer (constant)     # class k <-> units k*r ... k*r + r - 1
-g_E = in_target*int(class_index == int(labels(example*ms) + 0.5)) : 1   # teaching, §3.3.2
+g_E = in_target*int(class_index == int(labels(example*dt) + 0.5)) : 1   # teaching, §3.3.2
 g_I = in_target - g_E : 1
 lambda_step : 1 (shared, constant)
 g_L : 1 (shared, constant)

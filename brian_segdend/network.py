@@ -148,11 +148,13 @@ class SegregatedDendriteNetwork:
         self.feedback_index = {}       # hidden layer -> (rows, columns) of Y held by its fb synapses
 
         # Stimulus of one run: images, labels and phase lengths of up to `capacity` examples.
-        self.images = TimedArray(np.zeros((self.capacity, config.n_inputs)), dt=1 * ms, name="images")
-        self.labels = TimedArray(np.zeros(self.capacity), dt=1 * ms, name="labels")
-        self.forward_lengths = TimedArray(np.full(self.capacity, float(config.forward_steps)), dt=1 * ms,
+        # One row per clock step (equations read row k as f(k*dt)), so the grids align for any dt.
+        row = config.dt * ms
+        self.images = TimedArray(np.zeros((self.capacity, config.n_inputs)), dt=row, name="images")
+        self.labels = TimedArray(np.zeros(self.capacity), dt=row, name="labels")
+        self.forward_lengths = TimedArray(np.full(self.capacity, float(config.forward_steps)), dt=row,
                                           name="forward_lengths")
-        self.target_lengths = TimedArray(np.full(self.capacity, float(config.target_steps)), dt=1 * ms,
+        self.target_lengths = TimedArray(np.full(self.capacity, float(config.target_steps)), dt=row,
                                          name="target_lengths")
         self.replay_arrays = {}
         self.initial_values = {}
@@ -524,7 +526,7 @@ class SegregatedDendriteNetwork:
         cfg = self.config
         if self.replay:
             name = f"replay_{self._layer_name(l)}"
-            self.replay_arrays[l] = TimedArray(np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=1 * ms,
+            self.replay_arrays[l] = TimedArray(np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=cfg.dt * ms,
                                                 name=name)
             self._namespace[name] = self.replay_arrays[l]
             return {**eq.REPLAY, "step": eq.REPLAY["step"].format(array=name)}

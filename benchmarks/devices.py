@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from speed import DEFAULT_COUNTS, ROOT, time_device  # noqa: E402
+from speed import DEFAULT_COUNTS, NETWORKS, ROOT, time_device  # noqa: E402
 
 RECORDER = """
 import time, tempfile, numpy as np
@@ -34,7 +34,7 @@ def main():
     results = {}
     for device in ("numpy", "cython", "cpp_standalone"):
         n_train, n_test = DEFAULT_COUNTS[device]
-        results[device] = time_device(device, (500,), n_train, 1, 0)[0]
+        results[device] = time_device(device, NETWORKS["784-500-10"], n_train, 1, 0)[0]
         print(f"{device:15s} {results[device]:9.2f} ms per training example", flush=True)
     out = subprocess.run([sys.executable, "-c", RECORDER], capture_output=True, text=True, cwd=ROOT)
     line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")]

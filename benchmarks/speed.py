@@ -2,8 +2,11 @@
 
 Networks: 784-500-10 and 784-500-100-10 with the REF-S defaults (exact truncated kernel, Poisson
 spikes, random phase lengths 50 + Wald(2, 1), i.e. ~103 steps per training example and 250 per test
-example), on real MNIST images. The step-by-step NumPy oracle of the test suite (tests/oracle.py) is
-timed in the same process as the baseline. Compilation is excluded (built once, then timed reruns).
+example), on real MNIST images; ``784-500-10-rates`` is the same network in rate mode (REF-NS options:
+no conductances, rate feedforward and feedback, N_mem = 1). The step-by-step NumPy oracle of the test
+suite (tests/oracle.py) is timed in the same process as the baseline. Compilation is excluded (built
+once, then timed reruns). The device ``cpp_standalone-generic`` is cpp_standalone with Brian's own
+templates instead of the dense-row ones of ``brian_segdend.codegen`` (their speed-up, side by side).
 
     python benchmarks/speed.py                      # all devices, both networks
     python benchmarks/speed.py --devices cpp_standalone --networks 784-500-10
@@ -20,18 +23,25 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NETWORKS = {"784-500-10": (500,), "784-500-100-10": (500, 100)}
-DEFAULT_COUNTS = {"numpy": (4, 2), "cython": (40, 10), "cpp_standalone": (2000, 400)}
+RATES = dict(conductances=False, spiking_feedforward=False, spiking_feedback=False, spike_memory=1)
+#: network name -> ModelConfig options
+NETWORKS = {"784-500-10": dict(n_hidden=(500,)), "784-500-100-10": dict(n_hidden=(500, 100)),
+            "784-500-10-rates": dict(n_hidden=(500,), **RATES)}
+DEFAULT_COUNTS = {"numpy": (4, 2), "cython": (40, 10), "cpp_standalone": (2000, 400),
+                  "cpp_standalone-generic": (1000, 200)}
 
 
-def time_device(device, hidden, n_train, n_test, threads):
+def time_device(device, options, n_train, n_test, threads):
     """Run in a fresh process (one Brian device per process); returns (train_ms, test_ms)."""
+    generic = device.endswith("-generic")
     code = f"""
 import time, numpy as np, tempfile
-from brian_segdend import devices, datasets, ModelConfig, SegregatedDendriteNetwork, Simulator
-devices.activate({device!r}, build_directory=tempfile.mkdtemp(), threads={threads})
+from brian_segdend import codegen, devices, datasets, ModelConfig, SegregatedDendriteNetwork, Simulator
+if {generic!r}:
+    codegen.DENSE_TEMPLATES.clear()          # Brian's own templates everywhere
+devices.activate({device.removesuffix("-generic")!r}, build_directory=tempfile.mkdtemp(), threads={threads})
 X, y = datasets.load('mnist', 'train'); Xt, yt = datasets.load('mnist', 'test')
-sim = Simulator(SegregatedDendriteNetwork(ModelConfig(n_hidden={hidden!r}), seed=0, capacity={max(n_train, n_test)}))
+sim = Simulator(SegregatedDendriteNetwork(ModelConfig(**{options!r}), seed=0, capacity={max(n_train, n_test)}))
 sim.build()
 sim.train(X[:{min(n_train, 50)}], y[:{min(n_train, 50)}], seed=1)     # warm-up (runtime code generation)
 t = time.perf_counter(); sim.train(X[100:100 + {n_train}], y[100:100 + {n_train}], seed=2)
@@ -47,11 +57,11 @@ print('RESULT', train, test)
     raise RuntimeError(f"{device} failed:\n{out.stderr[-3000:]}")
 
 
-def time_oracle(hidden, n_train, n_test):
+def time_oracle(options, n_train, n_test):
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     from oracle import OracleNetwork, PARAM_KEYS
     from brian_segdend import ModelConfig, datasets, draw_phase_lengths, initial_weights
-    cfg = ModelConfig(n_hidden=hidden)
+    cfg = ModelConfig(**options)
     params = {**cfg.to_dict(), "n_outputs": cfg.n_outputs}
     w = initial_weights(cfg, np.random.default_rng(0))
     net = OracleNetwork({k: params[k] for k in PARAM_KEYS}, w["W"], w["b"], w["Y"], w["c"])
@@ -78,13 +88,13 @@ def main():
     args = p.parse_args()
     rows, summary = [], None
     for name in args.networks:
-        hidden = NETWORKS[name]
-        o_train, o_test = time_oracle(hidden, args.oracle_examples, max(2, args.oracle_examples // 4))
+        options = NETWORKS[name]
+        o_train, o_test = time_oracle(options, args.oracle_examples, max(2, args.oracle_examples // 4))
         rows.append((name, "numpy oracle (tests/oracle.py)", o_train, o_test, 1.0))
         print(f"{name:15s} {'oracle':15s} train {o_train:8.2f} ms  test {o_test:8.2f} ms", flush=True)
         for device in args.devices:
             n_train, n_test = (max(1, int(c * args.scale)) for c in DEFAULT_COUNTS.get(device, (100, 20)))
-            train_ms, test_ms = time_device(device, hidden, n_train, n_test, args.threads)
+            train_ms, test_ms = time_device(device, options, n_train, n_test, args.threads)
             rows.append((name, device, train_ms, test_ms, o_train / train_ms))
             print(f"{name:15s} {device:15s} train {train_ms:8.2f} ms  test {test_ms:8.2f} ms  "
                   f"speed-up x{o_train / train_ms:.1f}", flush=True)

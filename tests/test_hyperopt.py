@@ -1,6 +1,11 @@
 """The `hyperopt` experiment (issue 6): search spaces, smoke budget, resume, failed evaluations."""
 import json
 import math
+import os
+import signal
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -165,3 +170,26 @@ def test_failed_and_timed_out_evaluations_are_logged_and_search_continues(tmp_pa
     assert [e["objective"] for e in entries] == [90.0, 90.0, 40.0, 40.0]
     assert entries[2]["accuracy"] == 60.0
     assert result["families"]["mlp"]["best_accuracy"] == 60.0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_kills_running_evaluations_and_keeps_the_log(tmp_path, monkeypatch, sig):
+    """Ctrl-C (SIGINT) or SIGTERM stops a search at once: its evaluation subprocesses (which run in
+    sessions of their own) are killed, not waited for, and the log keeps what had finished."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    sleeper = f"import os, time; open(os.path.join({str(pids)!r}, str(os.getpid())), 'w').close(); time.sleep(120)"
+    monkeypatch.setattr(hyperopt, "WORKER_COMMAND", (sys.executable, "-c", sleeper))
+    handler = signal.getsignal(signal.SIGTERM)
+    threading.Timer(4.0, os.kill, (os.getpid(), sig)).start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        hyperopt.run("smoke", tmp_path, family=["mlp"], evaluations=2, parallel=2, progress=False)
+    assert time.monotonic() - t0 < 30
+    started = [int(p.name) for p in pids.iterdir()]
+    assert len(started) == 2
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert hyperopt.read_log(tmp_path / "smoke" / "mnist" / "mlp" / "log.jsonl") == []
+    assert signal.getsignal(signal.SIGTERM) == handler                  # restored

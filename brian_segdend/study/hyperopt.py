@@ -313,6 +313,10 @@ def _worker_main(task_path):
 
 # ---------------------------------------------------------------------------------------------- execution
 _BUILD_LOCK = threading.Lock()
+#: command of an evaluation subprocess (the task file is appended)
+WORKER_COMMAND = (sys.executable, "-m", __name__)
+_RUNNING = set()                 # evaluation subprocesses alive now
+_RUNNING_LOCK = threading.Lock()
 
 
 class _BuildSlot:
@@ -360,14 +364,18 @@ def _execute(task, timeout):
         (Path(tmp) / "task.json").write_text(json.dumps(task))
         env = dict(os.environ, OMP_NUM_THREADS=str(task["threads"]), PYTHONWARNINGS="ignore")
         with open(Path(tmp) / "output.txt", "w") as output:
-            proc = subprocess.Popen([sys.executable, "-m", __name__, str(Path(tmp) / "task.json")], stdout=output,
+            proc = subprocess.Popen([*WORKER_COMMAND, str(Path(tmp) / "task.json")], stdout=output,
                                     stderr=subprocess.STDOUT, start_new_session=True, env=env)
+            with _RUNNING_LOCK:
+                _RUNNING.add(proc)
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _kill(proc)
                 return {"status": "timeout", "message": f"no result within the {timeout:.0f} s limit"}
             finally:
+                with _RUNNING_LOCK:
+                    _RUNNING.discard(proc)
                 if slot:
                     slot.release()
         if Path(task["result"]).exists():
@@ -382,6 +390,24 @@ def _kill(proc):
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def _kill_running():
+    """Kill every evaluation subprocess still running (with its compiler or simulation)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        _kill(proc)
+
+
+def _interrupt_on_sigterm():
+    """Make SIGTERM raise ``KeyboardInterrupt`` like Ctrl-C (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 # ---------------------------------------------------------------------------------------------- log
@@ -523,30 +549,34 @@ def _search(family, s, directory, resume, progress, log):
     pending = {}
     started = len(entries)
     with ThreadPoolExecutor(max_workers=s["parallel"]) as pool:
-        while True:
-            while (len(pending) < s["parallel"] and started < s["evaluations"]
-                   and (deadline is None or time.monotonic() < deadline)):
-                x = _ask(opt, list(pending.values()), seen, rng)
-                seen.add(tuple(x))
-                params = to_params(family, x)
-                future = pool.submit(_timed_execute, dict(task_base, params=params), timeout)
-                pending[future] = x
-                started += 1
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                x = pending.pop(future)
-                result, wall = future.result()
-                entry = _entry(len(entries), family, x, result, wall)
-                _append(log_path, entry)
-                entries.append(entry)
-                opt.tell(x, _objective(entry))
-                if progress:
-                    best = min(_objective(e) for e in entries)
-                    log(f"[{family}] eval {len(entries)}/{s['evaluations']}: {entry['status']}, cv acc "
-                        f"{_accuracy_text(entry)}, best {100 - best:.2f} %, {wall:.0f} s"
-                        + (f" ({entry['message'][:120]})" if entry.get("message") else ""))
+        try:
+            while True:
+                while (len(pending) < s["parallel"] and started < s["evaluations"]
+                       and (deadline is None or time.monotonic() < deadline)):
+                    x = _ask(opt, list(pending.values()), seen, rng)
+                    seen.add(tuple(x))
+                    params = to_params(family, x)
+                    future = pool.submit(_timed_execute, dict(task_base, params=params), timeout)
+                    pending[future] = x
+                    started += 1
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    x = pending.pop(future)
+                    result, wall = future.result()
+                    entry = _entry(len(entries), family, x, result, wall)
+                    _append(log_path, entry)
+                    entries.append(entry)
+                    opt.tell(x, _objective(entry))
+                    if progress:
+                        best = min(_objective(e) for e in entries)
+                        log(f"[{family}] eval {len(entries)}/{s['evaluations']}: {entry['status']}, cv acc "
+                            f"{_accuracy_text(entry)}, best {100 - best:.2f} %, {wall:.0f} s"
+                            + (f" ({entry['message'][:120]})" if entry.get("message") else ""))
+        except BaseException:              # Ctrl-C or SIGTERM: stop now; finished evaluations are in the log
+            _kill_running()
+            raise
     if deadline is not None and len(entries) < s["evaluations"]:
         log(f"[{family}] wall-clock budget of {s['max_minutes']} min reached after {len(entries)} evaluations")
     return _finish_family(family, s, fs, directory, entries, log)
@@ -854,8 +884,13 @@ def run(budget, out, data_dir=None, resume=False, progress=True, **options):
         print(message, flush=True)
 
     summaries = {}
-    for family in families:
-        summaries[family] = _search(family, s, root / s["dataset"] / family, resume, progress, log)
+    previous = _interrupt_on_sigterm()
+    try:
+        for family in families:
+            summaries[family] = _search(family, s, root / s["dataset"] / family, resume, progress, log)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     rows = robustness(root)
     result = {"budget": budget, "families": summaries, "robustness": rows, "out": str(root)}
     atomic_write_text(root / "summary.json", json.dumps(_merge_summary(root / "summary.json", result), indent=1, default=str))

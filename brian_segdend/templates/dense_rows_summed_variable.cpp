@@ -5,6 +5,7 @@
    one number. Same per-synapse code as Brian's generic template (summed_variable.cpp). #}
 {# USES_VARIABLES { N, _synaptic_pre, _synaptic_post } #}
 {% extends 'common_group.cpp' %}
+{% from 'dense_rows_common.cpp' import row_loop %}
 
 {% block maincode %}
     {% set _target_var_array = get_array_name(_target_var) %}
@@ -23,22 +24,14 @@
 
     for(int32_t _pre = 0; _pre < {{_n_pre}}; _pre++)
     {
-        const size_t _row = (size_t)_pre*{{_n_post}};
         double _row_sum = 0;
-        #pragma GCC ivdep
-        for(int32_t _post = 0; _post < {{_n_post}}; _post++)
-        {
-            const size_t _idx = _row + _post;
-            const size_t _vectorisation_idx = _idx;
-            {{vector_code|map('replace', '_ptr_array_' + owner.name + '__synaptic_post[_idx]', '_post')
-                         |map('replace', '_ptr_array_' + owner.name + '__synaptic_pre[_idx]', '_pre')
-                         |list|autoindent}}
-            {% if _into_post %}
-            {{_target_var_array}}[_post] += _synaptic_var;
-            {% else %}
-            _row_sum += _synaptic_var;
-            {% endif %}
-        }
+        {% call row_loop(vector_code, owner, _n_post) %}
+        {% if _into_post %}
+        {{_target_var_array}}[_post] += _synaptic_var;
+        {% else %}
+        _row_sum += _synaptic_var;
+        {% endif %}
+        {% endcall %}
         {% if not _into_post %}
         {{_target_var_array}}[_pre] += _row_sum;
         {% endif %}

@@ -4,6 +4,7 @@
    generic template are replaced by the row position, so the compiler vectorises the loop. Other
    pathways of the same Synapses (postsynaptic ones) use Brian's generic code. #}
 {% extends 'synapses.cpp' %}
+{% from 'dense_rows_common.cpp' import row_loop %}
 
 {% block maincode %}
     {# USES_VARIABLES { _synaptic_pre } #}
@@ -19,16 +20,7 @@
     for(int32_t _event = 0; _event < _num_events; _event++)
     {
         const int32_t _pre = {{_events}}[_event];
-        const size_t _row = (size_t)_pre*{{_n_post}};
-        #pragma GCC ivdep
-        for(int32_t _post = 0; _post < {{_n_post}}; _post++)
-        {
-            const size_t _idx = _row + _post;
-            const size_t _vectorisation_idx = _idx;
-            {{vector_code|map('replace', '_ptr_array_' + owner.name + '__synaptic_post[_idx]', '_post')
-                         |map('replace', '_ptr_array_' + owner.name + '__synaptic_pre[_idx]', '_pre')
-                         |list|autoindent}}
-        }
+        {% call row_loop(vector_code, owner, _n_post) %}{% endcall %}
     }
     {% else %}
     {{ super() }}

@@ -76,7 +76,12 @@ def test_resume_skips_finished_runs(smoke, monkeypatch, capsys):
     assert f"{N_MODELS * N_DATASETS} finished already" in capsys.readouterr().out
 
 
-def test_existing_run_needs_resume_and_the_same_budget(smoke):
+def test_existing_run_needs_resume_and_the_same_budget(smoke, tmp_path):
+    stray = tmp_path / "runs" / "bp-mlp_mnist_s0"
+    stray.mkdir(parents=True)
+    (stray / "checkpoint.npz").write_bytes(b"")           # left by another budget, without study.json
+    with pytest.raises(ValueError, match="checkpoint of unknown budget"):
+        scalability.run("smoke", tmp_path, resume=True, progress=False, models="bp-mlp", datasets="mnist")
     out, _ = smoke
     with pytest.raises(ValueError, match="pass --resume"):
         scalability.run("smoke", out, progress=False, models="bp-mlp", datasets="mnist")
@@ -104,6 +109,10 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     finished = (runs / "bp-mlp_mnist_s0" / "results.json").read_text()
     first_epoch = json.loads((runs / "bp-mlp_mnist_s1" / "results.json").read_text())["epochs"]
     assert [e["epoch"] for e in first_epoch] == [1]
+    n_calls = len(calls)
+    partial = scalability.run("smoke", tmp_path, table_only=True, **options)         # trains nothing
+    assert len(calls) == n_calls and [r["n_seeds"] for r in partial["rows"]] == [1]
+    assert (tmp_path / "table.md").exists()
 
     calls.clear()
     monkeypatch.setattr(brian_segdend.baselines, "train",

@@ -134,6 +134,8 @@ def add_arguments(parser):
                         help="Brian device of the spiking models (smoke numpy, full auto)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the baselines (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and expected duration only")
+    parser.add_argument("--table-only", action="store_true",
+                        help="train nothing: table and figure from the runs of the plan finished so far")
 
 
 def _split_names(value, valid, what):
@@ -271,9 +273,10 @@ def _status(plan, run_dir, resume):
     """``'done'``, ``'partial'`` or ``'new'``; refuses a directory of another budget or without resume."""
     study = run_dir / STUDY_FILE
     if not study.exists():
-        if (run_dir / RunLog.JSON_NAME).exists():
-            raise ValueError(f"run directory {str(run_dir)!r} holds results of unknown budget (no {STUDY_FILE}); "
-                             "move it away or choose another --out")
+        from ..training import CHECKPOINT          # the baselines' checkpoint has the same name
+        if (run_dir / RunLog.JSON_NAME).exists() or (run_dir / CHECKPOINT).exists():
+            raise ValueError(f"run directory {str(run_dir)!r} holds results or a checkpoint of unknown budget "
+                             f"(no {STUDY_FILE}); move it away or choose another --out")
         return "new"
     saved = json.loads(study.read_text())
     if saved.get("budget") != plan.budget():
@@ -536,7 +539,7 @@ def _budget_note(plans):
 
 def run(budget, out, data_dir=None, resume=False, progress=True, models=None, datasets=None, seeds=None,
         epochs=None, n_train=None, n_val=None, n_test=None, overrides=None, device=None, threads=1,
-        dry_run=False, **unknown):
+        dry_run=False, table_only=False, **unknown):
     """Run the scalability study under ``budget``; returns ``{'plans', 'rows', 'table', 'figure', ...}``.
 
     Parameters
@@ -558,6 +561,9 @@ def run(budget, out, data_dir=None, resume=False, progress=True, models=None, da
         Torch threads of the baselines.
     dry_run : bool
         Only print the plan and its expected duration.
+    table_only : bool
+        Train nothing; write the table and figure from the runs finished so far (a run with fewer
+        seeds than planned counts the seeds it has: the ``seeds`` column says how many).
     """
     if unknown:
         raise ValueError(f"unknown option(s) of scalability: {', '.join(sorted(unknown))}")
@@ -566,7 +572,7 @@ def run(budget, out, data_dir=None, resume=False, progress=True, models=None, da
     plans = plan_runs(budget, models, datasets, seeds, epochs, n_train, n_val, n_test, overrides, device)
     out = Path(out)
     runs_dir = out / "runs"
-    status = {plan.name: _status(plan, runs_dir / plan.name, resume) for plan in plans}
+    status = {plan.name: _status(plan, runs_dir / plan.name, resume or table_only) for plan in plans}
     done = {name for name, s in status.items() if s == "done"}
     note = _budget_note(plans)
     print(f"scalability ({budget}): {len(plans)} runs, {len(done)} finished already. {note}\n"
@@ -579,7 +585,7 @@ def run(budget, out, data_dir=None, resume=False, progress=True, models=None, da
                                                      "runs": [dataclasses.asdict(p) for p in plans]}, indent=2) + "\n")
     t0 = time.perf_counter()
     for k, plan in enumerate(plans):
-        if plan.name in done:
+        if plan.name in done or table_only:
             continue
         print(f"[{k + 1}/{len(plans)}] {plan.name} ({status[plan.name]}), {time.perf_counter() - t0:.0f} s so far",
               flush=True)

@@ -181,10 +181,15 @@ def test_interrupt_kills_running_evaluations_and_keeps_the_log(tmp_path, monkeyp
     sleeper = f"import os, time; open(os.path.join({str(pids)!r}, str(os.getpid())), 'w').close(); time.sleep(120)"
     monkeypatch.setattr(hyperopt, "WORKER_COMMAND", (sys.executable, "-c", sleeper))
     handler = signal.getsignal(signal.SIGTERM)
+    # Ctrl-C's Python handler even where the test runner started with SIGINT ignored (a background job)
+    sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Timer(4.0, os.kill, (os.getpid(), sig)).start()
     t0 = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        hyperopt.run("smoke", tmp_path, family=["mlp"], evaluations=2, parallel=2, progress=False)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            hyperopt.run("smoke", tmp_path, family=["mlp"], evaluations=2, parallel=2, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     assert time.monotonic() - t0 < 30
     started = [int(p.name) for p in pids.iterdir()]
     assert len(started) == 2

@@ -61,12 +61,11 @@ GROUPS = {"spiking": "segregated-dendrite models", "baselines": "PyTorch baselin
 
 #: Measured cost on this project's 2-core machine (ms per training example, ms per evaluated
 #: example), MNIST-sized inputs / CIFAR-10: baselines from the 10-epoch runs in results/baselines
-#: (README), spiking models in cpp_standalone from the least loaded runs of results/scalability
-#: (ref-s 3.4-5.1 / 8-12 ms, CIFAR-10 32-35 / 73-81 ms; lange-base 3.6-7.5 / 3-4 ms, CIFAR-10
-#: 39-47 / 15-19 ms).
+#: (README), spiking models in cpp_standalone: medians of the runs in results/scalability (ref-s
+#: 2.4 / 6.0 ms, CIFAR-10 10.5 / 26 ms; lange-base 0.8 / 0.5 ms, CIFAR-10 3.2 / 1.4 ms).
 COST_MS = {
-    "ref-s": ((5.0, 12.0), (35.0, 80.0)),
-    "lange-base": ((7.0, 4.0), (45.0, 19.0)),
+    "ref-s": ((2.4, 6.0), (10.5, 26.0)),
+    "lange-base": ((0.8, 0.5), (3.2, 1.4)),
     "bp-mlp": ((0.08, 0.01), (0.23, 0.03)),
     "bp-cnn": ((0.95, 0.3), (1.4, 0.4)),
     "fa": ((0.10, 0.01), (0.28, 0.03)),

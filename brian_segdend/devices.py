@@ -29,7 +29,7 @@ def fastest_available() -> str:
     return "cpp_standalone" if shutil.which("g++") or shutil.which("c++") else "runtime"
 
 
-def activate(name="auto", build_directory=None, threads=0, compiler_flags=None):
+def activate(name="auto", build_directory=None, threads=0, compiler_flags=None, make_jobs=None):
     """Make ``name`` the active Brian device or runtime target.
 
     Parameters
@@ -42,6 +42,8 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None):
         OpenMP threads of ``cpp_standalone`` (0: no OpenMP).
     compiler_flags : list of str, optional
         Replaces Brian's default C++ compiler flags.
+    make_jobs : int, optional
+        Parallel compiler jobs of a standalone build (default: one per core).
 
     Returns
     -------
@@ -72,7 +74,7 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None):
     prefs.devices.cpp_standalone.openmp_threads = int(threads)
     # Brian's default `make -j` starts every compiler at once (~100 MB each), which can exhaust the
     # memory of a small machine; one job per core compiles as fast.
-    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
+    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{make_jobs or os.cpu_count() or 1}"]
     kwargs = {"build_on_run": False}
     if build_directory is not None:
         kwargs["directory"] = str(build_directory)
@@ -90,7 +92,7 @@ def with_precompiled_header(flags):
     """``flags`` plus ``-include`` of a precompiled header of :data:`PRECOMPILED_HEADERS`.
 
     Parsing the standard headers is most of the cost of compiling one of Brian's small generated
-    files; precompiled, a standalone project builds about 3x faster. The header is compiled once per
+    files; precompiled, a standalone project builds about 2x faster (``benchmarks/build.py``). The header is compiled once per
     g++ version and flag set into ``pch/`` of :func:`brian_segdend.datasets.cache_dir`, written
     atomically. g++ skips a precompiled header that does not match and reads the plain header, so the
     result never changes; where ``$CXX`` names another compiler or the header cannot be built,
@@ -109,12 +111,11 @@ def with_precompiled_header(flags):
     from .datasets import cache_dir
 
     flags = [f for f in flags if not (f.startswith("-include") and f.endswith(PCH_NAME))]   # an earlier call's
-    compiler = os.environ.get("CXX", "g++")
-    if Path(compiler.split()[-1]).name not in ("g++", "c++") or not shutil.which(compiler.split()[-1]):
+    compiler = os.environ.get("CXX", "g++").split()[-1]        # e.g. "ccache g++" -> g++
+    if Path(compiler).name not in ("g++", "c++") or not shutil.which(compiler):
         return flags
     try:
-        version = subprocess.run([compiler.split()[-1], "--version"], capture_output=True, text=True,
-                                 check=True).stdout
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True).stdout
         key = hashlib.sha256("\n".join([version, *flags, *PRECOMPILED_HEADERS]).encode()).hexdigest()[:16]
         directory = cache_dir() / "pch" / key
         header = directory / PCH_NAME
@@ -124,7 +125,7 @@ def with_precompiled_header(flags):
             fd, tmp = tempfile.mkstemp(dir=directory, suffix=".gch.tmp")
             os.close(fd)
             try:
-                subprocess.run([compiler.split()[-1], "-x", "c++-header", *flags, str(header), "-o", tmp],
+                subprocess.run([compiler, "-x", "c++-header", *flags, str(header), "-o", tmp],
                                capture_output=True, check=True)
                 os.replace(tmp, directory / f"{PCH_NAME}.gch")
             finally:

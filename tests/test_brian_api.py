@@ -139,6 +139,8 @@ def test_standalone_builds_one_compiler_job_per_core(tmp_path):
     try:
         assert devices.activate("cpp_standalone", build_directory=tmp_path) == "cpp_standalone"
         assert prefs.devices.cpp_standalone.extra_make_args_unix == [f"-j{os.cpu_count()}"]
+        devices.activate("cpp_standalone", build_directory=tmp_path, make_jobs=1)     # parallel evaluations
+        assert prefs.devices.cpp_standalone.extra_make_args_unix == ["-j1"]
     finally:
         reinit_and_delete()
         set_device("runtime")

@@ -174,6 +174,11 @@ def _check_family(family):
         raise ValueError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
 
 
+def _check_folds(folds):
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds (k of the k-fold cross-validation) must be an integer >= 2, got {folds!r}")
+
+
 # ---------------------------------------------------------------------------------------------- data
 def stratified_subset(y, n, seed):
     """Sorted indices of ``n`` examples of ``y`` with the class proportions of ``y`` (all if ``n`` is None)."""
@@ -231,8 +236,7 @@ def evaluate(family, params, dataset="mnist", subset=None, folds=3, epochs=1, se
         ``compile_s`` for the compartment model.
     """
     _check_family(family)
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise ValueError(f"folds (k of the k-fold cross-validation) must be an integer >= 2, got {folds!r}")
+    _check_folds(folds)
     X, y = _pool(dataset, data_dir) if data is None else data
     keep = stratified_subset(y, subset, seed)
     X, y = X[keep], y[keep]
@@ -268,12 +272,7 @@ def _evaluate_segdend(params, X, y, splits, epochs, seed, device, build_director
     from ..training import build_simulator
 
     config = ModelConfig.from_dict({**params, "n_inputs": int(X.shape[1])})   # ValueError names the option
-    active = devices.activate(device)
-    if "standalone" in active:
-        from brian2 import prefs
-        # Brian's default `make -j` starts one compiler per source file at once (hundreds for a deep
-        # network: many GB of memory); one compiler per evaluation keeps parallel evaluations safe.
-        prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{MAKE_JOBS}"]
+    active = devices.activate(device, make_jobs=MAKE_JOBS)      # parallel evaluations share the cores
     capacity = min(1000, max(len(tr) for tr, _ in splits))
     t0 = time.perf_counter()
     sim = build_simulator(config, seed=seed, capacity=capacity,
@@ -360,9 +359,17 @@ def _execute(task, timeout):
     """
     key = hashlib.sha256(json.dumps(task["params"], sort_keys=True).encode()).hexdigest()[:16]
     slot = _BuildSlot(key) if task["family"] == "segdend" else None
+    try:
+        return _run_worker(dict(task, build_directory=str(slot.path) if slot else None), timeout)
+    finally:
+        if slot:
+            slot.release()
+
+
+def _run_worker(task, timeout):
+    """The worker subprocess of :func:`_execute`: started, waited for (or killed), its result read."""
     with tempfile.TemporaryDirectory(prefix="segdend-hyperopt-task-") as tmp:
-        task = dict(task, result=str(Path(tmp) / "result.json"),
-                    build_directory=str(slot.path) if slot else None)
+        task = dict(task, result=str(Path(tmp) / "result.json"))
         (Path(tmp) / "task.json").write_text(json.dumps(task))
         env = dict(os.environ, OMP_NUM_THREADS=str(task["threads"]), PYTHONWARNINGS="ignore")
         with open(Path(tmp) / "output.txt", "w") as output:
@@ -378,8 +385,6 @@ def _execute(task, timeout):
             finally:
                 with _RUNNING_LOCK:
                     _RUNNING.discard(proc)
-                if slot:
-                    slot.release()
         if Path(task["result"]).exists():
             return json.loads(Path(task["result"]).read_text())
         tail = (Path(tmp) / "output.txt").read_text()[-800:]
@@ -456,8 +461,7 @@ def _settings(budget, options):
     for key in ("evaluations", "epochs", "segdend_epochs", "parallel"):
         if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < 1:
             raise ValueError(f"{key.replace('_', '-')} must be a positive integer, got {s[key]!r}")
-    if isinstance(s["folds"], bool) or not isinstance(s["folds"], int) or s["folds"] < 2:
-        raise ValueError(f"folds (k of the k-fold cross-validation) must be an integer >= 2, got {s['folds']!r}")
+    _check_folds(s["folds"])
     if s["dataset"] not in datasets.DATASETS:
         raise ValueError(f"unknown dataset {s['dataset']!r}; choose one of {', '.join(datasets.DATASETS)}")
     return s

@@ -74,7 +74,6 @@ COST_MS = {
     "dtp": ((0.26, 0.01), (0.65, 0.03)),
     "sdtp": ((0.25, 0.01), (0.65, 0.03)),
 }
-MAKE_JOBS = 2                 # parallel compiler jobs of a cpp_standalone build
 COMPILE_S = 60.0              # one cpp_standalone build of a new architecture
 RUNTIME_SLOWDOWN = 40.0       # runtime numpy/cython against cpp_standalone (README speed table)
 
@@ -327,14 +326,9 @@ def _train_spiking(plan, run_dir, data_dir, progress, build_root=None):
 
 def _spiking_child(plan, run_dir, data_dir, progress):
     """Entry point of the process that runs one spiking run under a standalone device."""
-    from brian2 import prefs
-
     from .. import devices
     from ..datasets import cache_dir
     devices.activate(plan.device, build_directory=None)
-    # Brian's default `make -j` starts one compiler per file at once (hundreds, ~100 MB each): on a small
-    # shared machine that runs out of memory, so compile with two jobs
-    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{MAKE_JOBS}"]
     _train_spiking(plan, Path(run_dir), data_dir, progress, build_root=cache_dir())
 
 

@@ -24,7 +24,9 @@
 
     for(int32_t _pre = 0; _pre < {{_n_pre}}; _pre++)
     {
+        {% if not _into_post %}
         double _row_sum = 0;
+        {% endif %}
         {% call row_loop(vector_code, owner, _n_post) %}
         {% if _into_post %}
         {{_target_var_array}}[_post] += _synaptic_var;

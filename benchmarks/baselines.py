@@ -32,8 +32,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Seconds per epoch of the baselines.")
     parser.add_argument("--kinds", nargs="+", default=list(baselines.KINDS), choices=baselines.KINDS)
     parser.add_argument("--datasets", nargs="+", default=["mnist"], choices=datasets.DATASETS)
-    parser.add_argument("--max-train-examples", type=int, default=10000,
-                        help="examples per measured epoch (default 10000; the full set if larger)")
+    parser.add_argument(
+        "--max-train-examples",
+        type=int,
+        default=10000,
+        help="examples per measured epoch (default 10000; the full set if larger)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-dir", default=None)
@@ -41,18 +45,35 @@ def main(argv=None) -> None:
 
     rows = []
     for dataset in args.datasets:
-        data = {"train": datasets.load(dataset, "train", args.data_dir), "test": datasets.load(dataset, "test", args.data_dir)}
+        data = {
+            "train": datasets.load(dataset, "train", args.data_dir),
+            "test": datasets.load(dataset, "test", args.data_dir),
+        }
         n_full = int(round(0.9 * len(data["train"][0])))
         for kind in args.kinds:
             params = baselines.load_preset(kind, dataset)
             with tempfile.TemporaryDirectory() as tmp:
-                m = baselines.train(kind, params, dataset, epochs=1, seed=0, out_dir=tmp, progress=False,
-                                    device=args.device, max_train_examples=args.max_train_examples,
-                                    max_test_examples=1000, num_threads=args.threads, data=data)
+                m = baselines.train(
+                    kind,
+                    params,
+                    dataset,
+                    epochs=1,
+                    seed=0,
+                    out_dir=tmp,
+                    progress=False,
+                    device=args.device,
+                    max_train_examples=args.max_train_examples,
+                    max_test_examples=1000,
+                    num_threads=args.threads,
+                    data=data,
+                )
             s_per_epoch = n_full / m["examples_per_s"]
             rows.append((kind, dataset, m["examples_per_s"], s_per_epoch))
-            print(f"{kind:7s} {dataset:14s} {m['examples_per_s']:9.0f} examples/s  "
-                  f"{s_per_epoch:8.1f} s/epoch ({n_full} examples, {args.threads} thread(s))", flush=True)
+            print(
+                f"{kind:7s} {dataset:14s} {m['examples_per_s']:9.0f} examples/s  "
+                f"{s_per_epoch:8.1f} s/epoch ({n_full} examples, {args.threads} thread(s))",
+                flush=True,
+            )
     for kind, dataset, _, s in rows:
         if (kind, dataset) == ("bp-mlp", "mnist"):
             print(f"bp_mlp_mnist_s_per_epoch={s:.2f}")

@@ -9,6 +9,7 @@ the header itself is built before timing starts (once per compiler and flags, th
 
 The last line is ``with_pch_s=<v> without_pch_s=<v> ratio=<without/with>`` (medians).
 """
+
 import argparse
 import os
 import statistics
@@ -32,8 +33,9 @@ print('RESULT', time.perf_counter() - t)
 
 
 def build_seconds(hidden, pch):
-    out = subprocess.run([sys.executable, "-c", BUILD.format(hidden=tuple(hidden), pch=pch)],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", BUILD.format(hidden=tuple(hidden), pch=pch)], capture_output=True, text=True, cwd=ROOT
+    )
     for line in out.stdout.splitlines():
         if line.startswith("RESULT"):
             return float(line.split()[1])
@@ -45,15 +47,18 @@ def main():
     p.add_argument("--hidden", type=int, nargs="+", default=[500, 100], help="hidden layer sizes")
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args()
-    from brian_segdend import devices
     from brian2 import prefs
-    devices.with_precompiled_header(prefs.codegen.cpp.extra_compile_args_gcc)     # build the header now
+
+    from brian_segdend import devices
+
+    devices.with_precompiled_header(prefs.codegen.cpp.extra_compile_args_gcc)  # build the header now
     times = {True: [], False: []}
     for r in range(args.rounds):
         for pch in (True, False):
             times[pch].append(build_seconds(args.hidden, pch))
-            print(f"round {r + 1}: {'with' if pch else 'without'} precompiled header {times[pch][-1]:6.1f} s",
-                  flush=True)
+            print(
+                f"round {r + 1}: {'with' if pch else 'without'} precompiled header {times[pch][-1]:6.1f} s", flush=True
+            )
     with_s, without_s = statistics.median(times[True]), statistics.median(times[False])
     print(f"with_pch_s={with_s:.1f} without_pch_s={without_s:.1f} ratio={without_s / with_s:.2f}")
 

@@ -5,6 +5,7 @@ and the cost of a recorder on 10 hidden neurons during a recorded example.
 
 Last line: ``cpp_standalone_ms=<v> cython_ms=<v> numpy_ms=<v>``.
 """
+
 import os
 import subprocess
 import sys
@@ -40,12 +41,16 @@ def main():
     line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")]
     if line:
         plain, recorded = (float(v) for v in line[0].split()[1:])
-        print(f"recorder on 10 hidden neurons (d, a, u), every example recorded: {plain:.2f} -> {recorded:.2f} ms "
-              f"per example (+{100 * (recorded / plain - 1):.1f} %); unrecorded runs pay only the event check")
+        print(
+            f"recorder on 10 hidden neurons (d, a, u), every example recorded: {plain:.2f} -> {recorded:.2f} ms "
+            f"per example (+{100 * (recorded / plain - 1):.1f} %); unrecorded runs pay only the event check"
+        )
     else:
         print(out.stderr[-2000:])
-    print(f"cpp_standalone_ms={results['cpp_standalone']:.3f} cython_ms={results['cython']:.3f} "
-          f"numpy_ms={results['numpy']:.3f}")
+    print(
+        f"cpp_standalone_ms={results['cpp_standalone']:.3f} cython_ms={results['cython']:.3f} "
+        f"numpy_ms={results['numpy']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ templates instead of the dense-row ones of ``brian_segdend.codegen`` (their spee
 The last line is ``train_ms_per_example=<v> test_ms_per_example=<v> speedup_vs_oracle=<v>`` for
 cpp_standalone on 784-500-10.
 """
+
 import argparse
 import os
 import subprocess
@@ -25,10 +26,17 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATES = dict(conductances=False, spiking_feedforward=False, spiking_feedback=False, spike_memory=1)
 #: network name -> ModelConfig options
-NETWORKS = {"784-500-10": dict(n_hidden=(500,)), "784-500-100-10": dict(n_hidden=(500, 100)),
-            "784-500-10-rates": dict(n_hidden=(500,), **RATES)}
-DEFAULT_COUNTS = {"numpy": (4, 2), "cython": (40, 10), "cpp_standalone": (2000, 400),
-                  "cpp_standalone-generic": (1000, 200)}
+NETWORKS = {
+    "784-500-10": dict(n_hidden=(500,)),
+    "784-500-100-10": dict(n_hidden=(500, 100)),
+    "784-500-10-rates": dict(n_hidden=(500,), **RATES),
+}
+DEFAULT_COUNTS = {
+    "numpy": (4, 2),
+    "cython": (40, 10),
+    "cpp_standalone": (2000, 400),
+    "cpp_standalone-generic": (1000, 200),
+}
 
 
 def time_device(device, options, n_train, n_test, threads):
@@ -59,8 +67,10 @@ print('RESULT', train, test)
 
 def time_oracle(options, n_train, n_test):
     sys.path.insert(0, os.path.join(ROOT, "tests"))
-    from oracle import OracleNetwork, PARAM_KEYS
+    from oracle import PARAM_KEYS, OracleNetwork
+
     from brian_segdend import ModelConfig, datasets, draw_phase_lengths, initial_weights
+
     cfg = ModelConfig(**options)
     params = {**cfg.to_dict(), "n_outputs": cfg.n_outputs}
     w = initial_weights(cfg, np.random.default_rng(0))
@@ -96,8 +106,11 @@ def main():
             n_train, n_test = (max(1, int(c * args.scale)) for c in DEFAULT_COUNTS.get(device, (100, 20)))
             train_ms, test_ms = time_device(device, options, n_train, n_test, args.threads)
             rows.append((name, device, train_ms, test_ms, o_train / train_ms))
-            print(f"{name:15s} {device:15s} train {train_ms:8.2f} ms  test {test_ms:8.2f} ms  "
-                  f"speed-up x{o_train / train_ms:.1f}", flush=True)
+            print(
+                f"{name:15s} {device:15s} train {train_ms:8.2f} ms  test {test_ms:8.2f} ms  "
+                f"speed-up x{o_train / train_ms:.1f}",
+                flush=True,
+            )
             if name == "784-500-10" and device == "cpp_standalone":
                 summary = (train_ms, test_ms, o_train / train_ms)
     print("\n| network | device | train ms/example | test ms/example | train speed-up vs oracle |")
@@ -105,8 +118,10 @@ def main():
     for name, device, tr, te, sp in rows:
         print(f"| {name} | {device} | {tr:.2f} | {te:.2f} | {sp:.1f}x |")
     if summary:
-        print(f"train_ms_per_example={summary[0]:.3f} test_ms_per_example={summary[1]:.3f} "
-              f"speedup_vs_oracle={summary[2]:.2f}")
+        print(
+            f"train_ms_per_example={summary[0]:.3f} test_ms_per_example={summary[1]:.3f} "
+            f"speedup_vs_oracle={summary[2]:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ in-simulation per-step cost that benchmarks/speed.py measures.
 
 Last line: ``train_ms_per_example=<v> overhead_pct=<v>``.
 """
+
 import argparse
 import tempfile
 import time
@@ -28,15 +29,25 @@ def main():
     devices.activate("cpp_standalone", build_directory=tempfile.mkdtemp(), threads=args.threads)
     out = tempfile.mkdtemp()
     t0 = time.perf_counter()
-    record = train(ModelConfig(), "mnist", epochs=1, seed=0, out=out, n_train=args.n_train, n_test=1,
-                   chunk_size=args.chunk_size, progress=True)
-    wall = record["wall_time_s"]                    # the training chunks incl. checkpoints, no compilation
+    record = train(
+        ModelConfig(),
+        "mnist",
+        epochs=1,
+        seed=0,
+        out=out,
+        n_train=args.n_train,
+        n_test=1,
+        chunk_size=args.chunk_size,
+        progress=True,
+    )
+    wall = record["wall_time_s"]  # the training chunks incl. checkpoints, no compilation
     n_runs = -(-args.n_train // args.chunk_size)
-    inside = record["simulation_s"]                 # time inside the binary during the training chunks
-    print(f"total {time.perf_counter() - t0:.1f} s (incl. compilation); training {wall:.1f} s for "
-          f"{args.n_train} examples in {n_runs} runs; inside the binary {inside:.1f} s")
-    print(f"train_ms_per_example={1000 * wall / args.n_train:.3f} "
-          f"overhead_pct={100 * (wall - inside) / inside:.1f}")
+    inside = record["simulation_s"]  # time inside the binary during the training chunks
+    print(
+        f"total {time.perf_counter() - t0:.1f} s (incl. compilation); training {wall:.1f} s for "
+        f"{args.n_train} examples in {n_runs} runs; inside the binary {inside:.1f} s"
+    )
+    print(f"train_ms_per_example={1000 * wall / args.n_train:.3f} overhead_pct={100 * (wall - inside) / inside:.1f}")
 
 
 if __name__ == "__main__":

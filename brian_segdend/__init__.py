@@ -1,9 +1,20 @@
 """brian_segdend: deep learning with segregated dendrites (Guerguiev et al. 2017) in Brian2."""
+
 from .config import FLAGS, KERNELS, SPIKE_COUNTS, ModelConfig
 from .network import Layer, SegregatedDendriteNetwork
 from .simulator import Simulator, draw_phase_lengths
 from .weights import initial_weights
 
 __version__ = "0.1.0"
-__all__ = ["ModelConfig", "FLAGS", "KERNELS", "SPIKE_COUNTS", "SegregatedDendriteNetwork", "Layer",
-           "Simulator", "draw_phase_lengths", "initial_weights", "__version__"]
+__all__ = [
+    "ModelConfig",
+    "FLAGS",
+    "KERNELS",
+    "SPIKE_COUNTS",
+    "SegregatedDendriteNetwork",
+    "Layer",
+    "Simulator",
+    "draw_phase_lengths",
+    "initial_weights",
+    "__version__",
+]

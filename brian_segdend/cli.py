@@ -1,4 +1,5 @@
 """Command line: ``segdend train | test | models | plot | experiment`` (also ``python -m brian_segdend``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -43,11 +44,16 @@ def _parser():
     x = sub.add_parser("experiment", help="run a study experiment (scalability, learning_dynamics, hyperopt)")
     xs = x.add_subparsers(dest="experiment", required=True)
     from .study import BUDGETS, EXPERIMENTS, experiment_module
+
     for name in EXPERIMENTS:
         module = experiment_module(name)
         xp = xs.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
-        xp.add_argument("--budget", default="smoke", choices=BUDGETS,
-                        help="smoke: every step on small subsets in minutes; full: the real study")
+        xp.add_argument(
+            "--budget",
+            default="smoke",
+            choices=BUDGETS,
+            help="smoke: every step on small subsets in minutes; full: the real study",
+        )
         xp.add_argument("--out", default=None, help=f"output directory (default: results/{name})")
         xp.add_argument("--data-dir", default=None)
         xp.add_argument("--resume", action="store_true", help="continue from the files already in --out")
@@ -79,18 +85,31 @@ def _run(args):
         return 0
     if args.command == "experiment":
         from .study import run_experiment
-        options = {k: v for k, v in vars(args).items()
-                   if k not in ("command", "experiment", "budget", "out", "data_dir", "resume", "quiet")}
-        run_experiment(args.experiment, budget=args.budget, out=args.out or f"results/{args.experiment}",
-                       data_dir=args.data_dir, resume=args.resume, progress=not args.quiet, **options)
+
+        options = {
+            k: v
+            for k, v in vars(args).items()
+            if k not in ("command", "experiment", "budget", "out", "data_dir", "resume", "quiet")
+        }
+        run_experiment(
+            args.experiment,
+            budget=args.budget,
+            out=args.out or f"results/{args.experiment}",
+            data_dir=args.data_dir,
+            resume=args.resume,
+            progress=not args.quiet,
+            **options,
+        )
         return 0
     if args.command == "plot":
         from .plotting import plot_run
+
         for path in plot_run(args.run, args.out, data_dir=args.data_dir):
             print(path)
         return 0
     if args.command == "test":
         from .training import evaluate
+
         device = devices.activate(args.device, build_directory=datasets.cache_dir() / "build-test")
         err = evaluate(args.network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir)
         print(f"test error {err:.2f} % ({args.dataset}, device {device})")
@@ -102,15 +121,27 @@ def _run(args):
         try:
             from .baselines import train as train_baseline
         except ImportError as exc:
-            raise RuntimeError(f"the {spec.kind} baseline needs PyTorch ({exc}); install the extra with "
-                               "`pip install -e '.[torch]'`") from exc
-        result = train_baseline(spec.kind, spec.params_for(args.dataset), args.dataset, args.epochs, args.seed, out,
-                                resume=args.resume, progress=not args.quiet, data_dir=args.data_dir,
-                                max_train_examples=args.n_train or None, val_fraction=args.val_fraction)
+            raise RuntimeError(
+                f"the {spec.kind} baseline needs PyTorch ({exc}); install the extra with `pip install -e '.[torch]'`"
+            ) from exc
+        result = train_baseline(
+            spec.kind,
+            spec.params_for(args.dataset),
+            args.dataset,
+            args.epochs,
+            args.seed,
+            out,
+            resume=args.resume,
+            progress=not args.quiet,
+            data_dir=args.data_dir,
+            max_train_examples=args.n_train or None,
+            val_fraction=args.val_fraction,
+        )
         print(f"test error {result['test_error']:.2f} %")
         return 0
 
     from .training import architecture_key, train
+
     config = spec.config()
     build = None
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
@@ -118,13 +149,27 @@ def _run(args):
     device = devices.activate(args.device, build_directory=build, threads=args.threads)
     print(f"model {spec.name}: {spec.description}\ndevice {device}, kernel {config.kernel}, run directory {out}")
     if device.endswith("standalone"):
-        print("compiling the network (once per architecture; cached in " f"{build})", flush=True)
-    record = train(config, args.dataset, epochs=args.epochs, seed=args.seed, out=out,
-                   n_train=args.n_train or None, n_test=args.n_test or None, val_fraction=args.val_fraction,
-                   chunk_size=args.chunk_size, resume=args.resume, progress=not args.quiet,
-                   data_dir=args.data_dir, model_name=spec.name, build_directory=build)
-    print(f"test error {record['test_error']:.2f} % after {args.epochs} epoch(s) of "
-          f"{args.n_train or 'all'} examples ({args.dataset}, {spec.name}, {device})")
+        print(f"compiling the network (once per architecture; cached in {build})", flush=True)
+    record = train(
+        config,
+        args.dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        out=out,
+        n_train=args.n_train or None,
+        n_test=args.n_test or None,
+        val_fraction=args.val_fraction,
+        chunk_size=args.chunk_size,
+        resume=args.resume,
+        progress=not args.quiet,
+        data_dir=args.data_dir,
+        model_name=spec.name,
+        build_directory=build,
+    )
+    print(
+        f"test error {record['test_error']:.2f} % after {args.epochs} epoch(s) of "
+        f"{args.n_train or 'all'} examples ({args.dataset}, {spec.name}, {device})"
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ presynaptic pathways and summed variables of the objects built with it change; t
 their variables and their results are those of ordinary ``Synapses`` (the equivalence tests run
 both). Other devices and runtime targets use Brian's code unchanged.
 """
+
 from __future__ import annotations
 
 from brian2 import get_device
@@ -22,8 +23,11 @@ from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 __all__ = ["DenseRowsCodeObject", "dense_rows_code_object"]
 
 #: Brian template -> the template of this package that replaces it for dense rows
-DENSE_TEMPLATES = {"synapses": "dense_rows_synapses", "synapses_push_spikes": "dense_rows_push_spikes",
-                   "summed_variable": "dense_rows_summed_variable"}
+DENSE_TEMPLATES = {
+    "synapses": "dense_rows_synapses",
+    "synapses_push_spikes": "dense_rows_push_spikes",
+    "summed_variable": "dense_rows_summed_variable",
+}
 
 
 class _DenseRowsTemplater(Templater):
@@ -37,9 +41,11 @@ class DenseRowsCodeObject(CPPStandaloneCodeObject):
     """``cpp_standalone`` code object whose presynaptic pathways loop over contiguous rows."""
 
     templater = _DenseRowsTemplater(
-        ("brian_segdend",) + CPPStandaloneCodeObject.templater.package_names, ".cpp",
+        ("brian_segdend",) + CPPStandaloneCodeObject.templater.package_names,
+        ".cpp",
         env_globals=CPPStandaloneCodeObject.templater.env_globals,
-        templates_dir=("templates",) + CPPStandaloneCodeObject.templater.templates_dir)
+        templates_dir=("templates",) + CPPStandaloneCodeObject.templater.templates_dir,
+    )
 
 
 def dense_rows_code_object():

@@ -4,12 +4,14 @@ The defaults are REF-S, the spiking model of Guerguiev et al. (2017) as the refe
 (spec §8, column REF-S). Lengths are in time steps; at ``dt = 1`` (ms) every number means what the
 spec's table says. Named presets (REF-NS, LANGE base, ...) live as data in ``models/``.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["ModelConfig", "FLAGS", "KERNELS", "SPIKE_COUNTS"]
 
@@ -134,21 +136,19 @@ class ModelConfig:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "ModelConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
         """Build a config from a mapping, rejecting unknown keys by name."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(
-                f"unknown model option(s) {unknown}; valid options are: {', '.join(sorted(known))}"
-            )
+            raise ValueError(f"unknown model option(s) {unknown}; valid options are: {', '.join(sorted(known))}")
         values = dict(values)
         for key in ("n_hidden", "learning_rates", "feedback_learning_rates"):
             if key in values and not isinstance(values[key], (int, float)):
                 values[key] = tuple(values[key])
         return cls(**values)
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes) -> ModelConfig:
         """A copy with some options changed (unknown names raise ``ValueError``)."""
         return ModelConfig.from_dict({**self.to_dict(), **changes})
 
@@ -207,8 +207,16 @@ class ModelConfig:
         def bad(name, why):
             raise ValueError(f"{name}={getattr(self, name)!r} is invalid: {why}")
 
-        for name in ("n_inputs", "units_per_class", "spike_memory", "forward_steps", "target_steps",
-                     "test_steps", "window_steps", "test_window_steps"):
+        for name in (
+            "n_inputs",
+            "units_per_class",
+            "spike_memory",
+            "forward_steps",
+            "target_steps",
+            "test_steps",
+            "window_steps",
+            "test_window_steps",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 bad(name, "must be a positive integer")
@@ -235,7 +243,10 @@ class ModelConfig:
             if any(not math.isfinite(v) or v < 0 for v in getattr(self, name)):
                 bad(name, "learning rates must be finite and >= 0")
         if self.window_steps > min(self.forward_steps, self.target_steps):
-            bad("window_steps", f"the window must fit in the shortest phase ({min(self.forward_steps, self.target_steps)} steps)")
+            bad(
+                "window_steps",
+                f"the window must fit in the shortest phase ({min(self.forward_steps, self.target_steps)} steps)",
+            )
         if self.test_window_steps > self.test_steps:
             bad("test_window_steps", f"the test window must fit in test_steps={self.test_steps}")
         for name in FLAGS + ("random_phase_lengths", "sparse_feedback_rescale_each_example"):
@@ -259,7 +270,7 @@ def _as_tuple(value, n, name):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (float(value),) * n
     value = tuple(float(v) for v in value)
-    if len(set(value)) == 1:                  # one rate for every layer (also after a change of depth)
+    if len(set(value)) == 1:  # one rate for every layer (also after a change of depth)
         return value[:1] * n
     if len(value) != n:
         raise ValueError(f"{name}={list(value)!r} is invalid: expected one value or {n} values (one per layer)")

@@ -64,7 +64,7 @@ _IDX_FILES = (
 )
 _TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _CIFAR_TARBALL = "cifar10-jpeg.tar.gz"
-_CACHE_FORMAT = 2       # 2: CIFAR-10 in a fixed mixed order (see _decode_cifar)
+_CACHE_FORMAT = 2  # 2: CIFAR-10 in a fixed mixed order (see _decode_cifar)
 
 
 def _check_name(name: str) -> str:
@@ -166,14 +166,14 @@ def _read_idx(path: Path) -> np.ndarray:
     """An IDX file (the MNIST format) as a numpy array."""
     raw = path.read_bytes()
     ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def _decode_idx(name: str, split: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         import torchvision
-    except ImportError:       # torch is optional for the spiking model: read the IDX files directly
+    except ImportError:  # torch is optional for the spiking model: read the IDX files directly
         folder = data_dir / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
         prefix = "train" if split == "train" else "t10k"
         images = _read_idx(folder / f"{prefix}-images-idx3-ubyte")

@@ -3,6 +3,7 @@
 Library code never switches devices; scripts and the CLI call :func:`activate` once, before any
 network is built.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,8 +84,22 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None, 
 
 
 #: Standard headers that every generated C++ file includes, precompiled once per compiler and flags.
-PRECOMPILED_HEADERS = ("algorithm", "climits", "cmath", "cstdio", "cstdlib", "ctime", "fstream", "iostream",
-                       "map", "random", "set", "string", "utility", "vector")
+PRECOMPILED_HEADERS = (
+    "algorithm",
+    "climits",
+    "cmath",
+    "cstdio",
+    "cstdlib",
+    "ctime",
+    "fstream",
+    "iostream",
+    "map",
+    "random",
+    "set",
+    "string",
+    "utility",
+    "vector",
+)
 PCH_NAME = "segdend_std.h"
 
 
@@ -110,8 +125,8 @@ def with_precompiled_header(flags):
     """
     from .datasets import cache_dir
 
-    flags = [f for f in flags if not (f.startswith("-include") and f.endswith(PCH_NAME))]   # an earlier call's
-    compiler = os.environ.get("CXX", "g++").split()[-1]        # e.g. "ccache g++" -> g++
+    flags = [f for f in flags if not (f.startswith("-include") and f.endswith(PCH_NAME))]  # an earlier call's
+    compiler = os.environ.get("CXX", "g++").split()[-1]  # e.g. "ccache g++" -> g++
     if Path(compiler).name not in ("g++", "c++") or not shutil.which(compiler):
         return flags
     try:
@@ -125,15 +140,16 @@ def with_precompiled_header(flags):
             fd, tmp = tempfile.mkstemp(dir=directory, suffix=".gch.tmp")
             os.close(fd)
             try:
-                subprocess.run([compiler, "-x", "c++-header", *flags, str(header), "-o", tmp],
-                               capture_output=True, check=True)
+                subprocess.run(
+                    [compiler, "-x", "c++-header", *flags, str(header), "-o", tmp], capture_output=True, check=True
+                )
                 os.replace(tmp, directory / f"{PCH_NAME}.gch")
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
     except (OSError, subprocess.CalledProcessError):
         return flags
-    return flags + [f"-include{header}"]     # one token: Brian checks each flag on its own
+    return flags + [f"-include{header}"]  # one token: Brian checks each flag on its own
 
 
 def _cython_works() -> bool:

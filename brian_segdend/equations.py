@@ -24,16 +24,38 @@ so a weight update also re-weights the spikes of the last N steps. Updates are r
 lag: ``D_k += eta P e * sum_j pbar_j S_j(t-k)``. The scalars are summed by a one-neuron "collector"
 group through a pathway that runs once per example.
 """
+
 from __future__ import annotations
 
 from brian2 import Equations
 
 __all__ = [
-    "CONTROLLER", "CONTROLLER_PHASE_LENGTHS", "CONTROLLER_ADVANCE", "PHASE", "PHASE_EVENTS",
-    "POISSON_INPUT", "POISSON_NEURONS", "BERNOULLI", "REPLAY", "INPUT", "HIDDEN", "OUTPUT", "SOMA_DYNAMIC_HIDDEN", "SOMA_DYNAMIC_OUTPUT",
-    "SOMA_STEADY_HIDDEN", "SOMA_STEADY_OUTPUT", "RATE_UPDATE", "HIDDEN_WINDOWS", "OUTPUT_WINDOWS",
-    "HIDDEN_LEARNING", "OUTPUT_LEARNING", "FEEDBACK_LEARNING", "lag_names", "variables",
-    "fir_sum", "shift_code",
+    "CONTROLLER",
+    "CONTROLLER_PHASE_LENGTHS",
+    "CONTROLLER_ADVANCE",
+    "PHASE",
+    "PHASE_EVENTS",
+    "POISSON_INPUT",
+    "POISSON_NEURONS",
+    "BERNOULLI",
+    "REPLAY",
+    "INPUT",
+    "HIDDEN",
+    "OUTPUT",
+    "SOMA_DYNAMIC_HIDDEN",
+    "SOMA_DYNAMIC_OUTPUT",
+    "SOMA_STEADY_HIDDEN",
+    "SOMA_STEADY_OUTPUT",
+    "RATE_UPDATE",
+    "HIDDEN_WINDOWS",
+    "OUTPUT_WINDOWS",
+    "HIDDEN_LEARNING",
+    "OUTPUT_LEARNING",
+    "FEEDBACK_LEARNING",
+    "lag_names",
+    "variables",
+    "fir_sum",
+    "shift_code",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -84,16 +106,16 @@ in_forward_window = int(step >= T_f - K_f and step < T_f) : integer      # last 
 in_target_window = int(step >= T_f + T_t - K_t and step >= T_f) : integer
 """
 #: Per-example events of every group (conditions read the linked phase clock).
-_LEARNING_STEP = "plastic == 1 and step == T_f + T_t - 1"     # end of a training example's target phase
+_LEARNING_STEP = "plastic == 1 and step == T_f + T_t - 1"  # end of a training example's target phase
 PHASE_EVENTS = {
-    "learn": _LEARNING_STEP,                                   # errors, weight updates (§5)
-    "update": _LEARNING_STEP,                                  # later in that step: biases, ring corrections
-    "example_end": "step == T_f + T_t - 1",                    # read-outs, window reset
-    "forward_end": "step == T_f - 1",                          # training-error diagnostic (§7)
-    "example_start": "plastic == 0 and step == 0",             # test runs: zero all state (§7)
-    "new_example": "step == 0",                                # fresh Exp(1) amounts of the spike draws
-    "forward_window": "step >= T_f - K_f and step < T_f",      # accumulate the filtered input
-    "record": "recording == 1 and recorded == 1",              # monitoring runs (see monitoring.py)
+    "learn": _LEARNING_STEP,  # errors, weight updates (§5)
+    "update": _LEARNING_STEP,  # later in that step: biases, ring corrections
+    "example_end": "step == T_f + T_t - 1",  # read-outs, window reset
+    "forward_end": "step == T_f - 1",  # training-error diagnostic (§7)
+    "example_start": "plastic == 0 and step == 0",  # test runs: zero all state (§7)
+    "new_example": "step == 0",  # fresh Exp(1) amounts of the spike draws
+    "forward_window": "step >= T_f - K_f and step < T_f",  # accumulate the filtered input
+    "record": "recording == 1 and recorded == 1",  # monitoring runs (see monitoring.py)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -114,14 +136,14 @@ lambda_step : 1 (shared, constant)
 # amount left after the step is a fresh Exp(1) (memorylessness). The counts are exactly Poisson(r)
 # per step and independent across steps; redrawing the Exp(1) amount at a step boundary is exact too,
 # which every group does at the first step of each example (so a zeroed state needs no care).
-POISSON_INPUT = {       # rate constant within an example, so the amount left is kept in steps
+POISSON_INPUT = {  # rate constant within an example, so the amount left is kept in steps
     "variables": "wait : 1   # time from the start of this step to the next input spike (steps)",
     "step": "S = 0\nwait = wait - 1",
     "threshold": "wait < 1",
     "reset": "S = 1 + poisson(r*(1 - wait))\nwait = 1 - log(rand())/(r + 1e-300)",
     "new_example": "wait = 1 - log(rand())/(r + 1e-300)",
 }
-POISSON_NEURONS = {     # hidden and output somata: the rate changes every step
+POISSON_NEURONS = {  # hidden and output somata: the rate changes every step
     "variables": "hazard : 1   # integrated rate left until the next spike (Exp(1) distributed)",
     "step": "S = 0\nhazard = hazard - r",
     "threshold": "hazard < 0",
@@ -130,8 +152,13 @@ POISSON_NEURONS = {     # hidden and output somata: the rate changes every step
 }
 BERNOULLI = {"variables": "", "step": "S = 0", "threshold": "rand() < r", "reset": "S = 1", "new_example": ""}
 #: replayed counts (step-by-step comparisons): ``{array}`` is the layer's replay ``TimedArray``
-REPLAY = {"variables": "", "step": "S = int({array}(run_step*dt, i) + 0.5)", "threshold": "S > 0", "reset": "",
-          "new_example": ""}
+REPLAY = {
+    "variables": "",
+    "step": "S = int({array}(run_step*dt, i) + 0.5)",
+    "threshold": "S > 0",
+    "reset": "",
+    "new_example": "",
+}
 
 # Hidden layer: basal d, apical a, soma u (spec §3, step 2).
 HIDDEN = """
@@ -149,8 +176,8 @@ g_B : 1 (shared, constant)
 g_A : 1 (shared, constant)           # 0 unless apical_conductance
 k_B : 1 (shared, constant)
 """
-SOMA_DYNAMIC_HIDDEN = "u = u + dt/ms*(-g_L*u + g_B*(d - u) + g_A*(a - u))"      # §3.2.5, explicit Euler
-SOMA_STEADY_HIDDEN = "u = k_B*d"                                                 # conductances off
+SOMA_DYNAMIC_HIDDEN = "u = u + dt/ms*(-g_L*u + g_B*(d - u) + g_A*(a - u))"  # §3.2.5, explicit Euler
+SOMA_STEADY_HIDDEN = "u = k_B*d"  # conductances off
 
 # Output layer: dendrite d, soma u, teaching conductances in the target phase (spec §3, step 3).
 OUTPUT = """
@@ -169,11 +196,9 @@ k_D : 1 (shared, constant)
 E_E : 1 (shared, constant)
 E_I : 1 (shared, constant)
 """
-SOMA_DYNAMIC_OUTPUT = (
-    "u = u + dt/ms*(-g_L*u + g_B*(d - u) + g_E*(E_E - u) + g_I*(E_I - u))"     # I uses the previous u
-)
+SOMA_DYNAMIC_OUTPUT = "u = u + dt/ms*(-g_L*u + g_B*(d - u) + g_E*(E_E - u) + g_I*(E_I - u))"  # I uses the previous u
 SOMA_STEADY_OUTPUT = "u = (g_B*d + g_E*E_E + g_I*E_I)/(g_L + g_B + g_E + g_I)"
-RATE_UPDATE = "r = lambda_step/(1 + exp(-u))"                                   # §3.2.6
+RATE_UPDATE = "r = lambda_step/(1 + exp(-u))"  # §3.2.6
 
 # ---------------------------------------------------------------------------------------------
 # Averaging windows (spec §4) and plasticity (spec §5).
@@ -204,9 +229,9 @@ error : 1                            # e_out of spec §5 (see OUTPUT_ERROR)
 eta_P : 1 (shared, constant)         # eta_{L+1} * P_out
 """
 # Errors, computed once per neuron at the end of the target phase (not per synapse).
-HIDDEN_ERROR = "error = k_B*lambda_step*sigma_f*(1 - sigma_f)*(alpha_t - alpha_f)"        # hidden, §5
+HIDDEN_ERROR = "error = k_B*lambda_step*sigma_f*(1 - sigma_f)*(alpha_t - alpha_f)"  # hidden, §5
 OUTPUT_ERROR = "error = k_D*lambda_step*sigma_f*(1 - sigma_f)*(r_t - lambda_step*sigma_f)"  # output, §5
-FEEDBACK_ERROR = "error_Y = alpha_f*(1 - alpha_f)*(lambda_step*sigma_f - alpha_f)"        # feedback, §5
+FEEDBACK_ERROR = "error_Y = alpha_f*(1 - alpha_f)*(lambda_step*sigma_f - alpha_f)"  # feedback, §5
 FEEDBACK_LEARNING = """
 error_Y : 1                          # e^Y_l of spec §5 (see FEEDBACK_ERROR)
 eta_Y : 1 (shared, constant)

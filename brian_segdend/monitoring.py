@@ -11,6 +11,7 @@ Examples
 >>> sim.present(X[:1], y[:1], train=True, record=True)                    # doctest: +SKIP
 >>> t, v = traces(rec, "u")                                               # (steps,), (10, steps)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,9 +23,13 @@ __all__ = ["record", "traces", "recordable_variables"]
 def recordable_variables(network, layer):
     """Names of the variables a recorder of ``layer`` can record."""
     group = network.layer(layer).neurons
-    return sorted(n for n, v in group.variables.items()
-                  if not n.startswith("_") and n not in ("N", "i", "t", "dt", "t_in_timesteps", "timestep")
-                  and getattr(v, "size", 1) not in (0,))
+    return sorted(
+        n
+        for n, v in group.variables.items()
+        if not n.startswith("_")
+        and n not in ("N", "i", "t", "dt", "t_in_timesteps", "timestep")
+        and getattr(v, "size", 1) not in (0,)
+    )
 
 
 def record(network, layer, variables, neurons=None, name=None):
@@ -42,10 +47,9 @@ def record(network, layer, variables, neurons=None, name=None):
     if idx.size == 0 or idx[0] < 0 or idx[-1] >= group.N:
         raise ValueError(f"neurons must be indices in 0..{group.N - 1}, got {list(idx)[:10]}")
     selected = network.recorded_neurons.setdefault(layer, np.zeros(group.N, dtype=int))
-    selected[idx] = 1                         # the event fires for the union of all recorders' neurons
+    selected[idx] = 1  # the event fires for the union of all recorders' neurons
     group.recorded = selected
-    monitor = EventMonitor(group, "record", variables=variables, when="end", order=6,
-                           name=name or f"{layer}_recorder*")
+    monitor = EventMonitor(group, "record", variables=variables, when="end", order=6, name=name or f"{layer}_recorder*")
     monitor.add_attribute("neurons")
     monitor.neurons = idx
     network.network.add(monitor)

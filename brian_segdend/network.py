@@ -17,13 +17,23 @@ Schedule of one time step (spec §3; ``net.scheduling_summary()`` prints it):
 * ``end``: window averages (10), read-outs (15), plasticity at the end of the target phase
   (errors 19, collectors 20, biases and ring corrections 25 on the `update` event, weights 30), window reset (50), controller (90).
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 from brian2 import (
-    Clock, Equations, EventMonitor, Function, Network, NeuronGroup, Synapses, TimedArray, linked_var, ms,
+    Clock,
+    Equations,
+    EventMonitor,
+    Function,
+    Network,
+    NeuronGroup,
+    Synapses,
+    TimedArray,
+    linked_var,
+    ms,
 )
 from brian2.core.network import Network as _BrianNetwork
 
@@ -143,26 +153,32 @@ class SegregatedDendriteNetwork:
         self.replay_steps = int(replay_steps)
         self.kappa = config.kernel_values()
         sizes = config.layer_sizes
-        self.n_layers = len(sizes)        # input, hidden..., output
+        self.n_layers = len(sizes)  # input, hidden..., output
         self.sparse_masks = weights.get("sparse_masks")
-        self.feedback_index = {}       # hidden layer -> (rows, columns) of Y held by its fb synapses
+        self.feedback_index = {}  # hidden layer -> (rows, columns) of Y held by its fb synapses
 
         # Stimulus of one run: images, labels and phase lengths of up to `capacity` examples.
         # One row per clock step (equations read row k as f(k*dt)), so the grids align for any dt.
         row = config.dt * ms
         self.images = TimedArray(np.zeros((self.capacity, config.n_inputs)), dt=row, name="images")
         self.labels = TimedArray(np.zeros(self.capacity), dt=row, name="labels")
-        self.forward_lengths = TimedArray(np.full(self.capacity, float(config.forward_steps)), dt=row,
-                                          name="forward_lengths")
-        self.target_lengths = TimedArray(np.full(self.capacity, float(config.target_steps)), dt=row,
-                                         name="target_lengths")
+        self.forward_lengths = TimedArray(
+            np.full(self.capacity, float(config.forward_steps)), dt=row, name="forward_lengths"
+        )
+        self.target_lengths = TimedArray(
+            np.full(self.capacity, float(config.target_steps)), dt=row, name="target_lengths"
+        )
         self.replay_arrays = {}
         self.initial_values = {}
-        self.recorded_neurons = {}     # layer name -> 0/1 mask of neurons taken by recorders
-        self.dynamic_variables = {}    # group name -> state variables (zeroed in tests, carried across runs)
-        self._namespace = {"images": self.images, "labels": self.labels,
-                           "forward_lengths": self.forward_lengths, "target_lengths": self.target_lengths,
-                           "stop_run": stop_run}
+        self.recorded_neurons = {}  # layer name -> 0/1 mask of neurons taken by recorders
+        self.dynamic_variables = {}  # group name -> state variables (zeroed in tests, carried across runs)
+        self._namespace = {
+            "images": self.images,
+            "labels": self.labels,
+            "forward_lengths": self.forward_lengths,
+            "target_lengths": self.target_lengths,
+            "stop_run": stop_run,
+        }
 
         self._learn_code = {}
         #: the model's own clock (dt of the config), so that it can share a Network with other dt's
@@ -174,12 +190,14 @@ class SegregatedDendriteNetwork:
         for l in range(1, self.n_layers - 1):
             self._build_feedback(l, weights["Y"][l - 1])
         self._set_biases(weights)
-        for layer in self.layers[1:]:      # biases and ring corrections, once per example (spec §5)
+        for layer in self.layers[1:]:  # biases and ring corrections, once per example (spec §5)
             layer.neurons.run_on_event("update", "\n".join(self._learn_code[layer.name]), when="end", order=25)
-        self.forward_readout = EventMonitor(self.output.neurons, "forward_end", variables=["u_f"],
-                                            when="end", order=15, name="forward_readout")
-        self.example_readout = EventMonitor(self.output.neurons, "example_end", variables=["u_f"],
-                                            when="end", order=15, name="example_readout")
+        self.forward_readout = EventMonitor(
+            self.output.neurons, "forward_end", variables=["u_f"], when="end", order=15, name="forward_readout"
+        )
+        self.example_readout = EventMonitor(
+            self.output.neurons, "example_end", variables=["u_f"], when="end", order=15, name="example_readout"
+        )
         self.network = Network(self.objects)
 
     # ------------------------------------------------------------------ access
@@ -225,14 +243,23 @@ class SegregatedDendriteNetwork:
         if n > cap:
             raise ValueError(f"{n} examples do not fit in one run of this network (capacity={cap})")
         T_f, T_t = self.phase_lengths(n, train, forward_lengths, target_lengths)
-        values = {self.images: np.zeros((cap, cfg.n_inputs)), self.labels: np.zeros(cap),
-                  self.forward_lengths: np.ones(cap), self.target_lengths: np.zeros(cap)}
+        values = {
+            self.images: np.zeros((cap, cfg.n_inputs)),
+            self.labels: np.zeros(cap),
+            self.forward_lengths: np.ones(cap),
+            self.target_lengths: np.zeros(cap),
+        }
         values[self.images][:n] = images
         values[self.labels][:n] = labels
         values[self.forward_lengths][:n] = T_f
         values[self.target_lengths][:n] = T_t
-        controls = {"n_examples": n, "plastic": int(train), "K_t": cfg.window_steps,
-                    "K_f": cfg.window_steps if train else cfg.test_window_steps, "recording": int(record)}
+        controls = {
+            "n_examples": n,
+            "plastic": int(train),
+            "K_t": cfg.window_steps,
+            "K_f": cfg.window_steps if train else cfg.test_window_steps,
+            "recording": int(record),
+        }
         return values, controls
 
     def phase_lengths(self, n, train, forward_lengths=None, target_lengths=None):
@@ -266,8 +293,14 @@ class SegregatedDendriteNetwork:
 
     # ------------------------------------------------------------------ construction
     def _build_controller(self):
-        ctrl = NeuronGroup(1, eq.CONTROLLER, events={"done": "example >= n_examples"}, clock=self.clock,
-                           namespace=self._namespace, name="controller")
+        ctrl = NeuronGroup(
+            1,
+            eq.CONTROLLER,
+            events={"done": "example >= n_examples"},
+            clock=self.clock,
+            namespace=self._namespace,
+            name="controller",
+        )
         ctrl.run_regularly(eq.CONTROLLER_PHASE_LENGTHS, when="start", order=-10, name="controller_phases")
         ctrl.run_regularly(eq.CONTROLLER_ADVANCE, when="end", order=90, name="controller_advance")
         ctrl.thresholder["done"].when, ctrl.thresholder["done"].order = "end", 95
@@ -311,7 +344,8 @@ class SegregatedDendriteNetwork:
         """Whether any consumer of layer ``l`` reads its (filtered) spikes."""
         cfg = self.config
         return (self._feeds_forward(l) and cfg.spiking_feedforward) or (
-            self._is_feedback_source(l) and cfg.spiking_feedback)
+            self._is_feedback_source(l) and cfg.spiking_feedback
+        )
 
     def _n_lags(self, l):
         """How many past counts (S_1 ...) layer ``l`` keeps (truncated kernel only)."""
@@ -334,7 +368,7 @@ class SegregatedDendriteNetwork:
         model = Equations(eq.PHASE) + Equations("S : integer  # spike count emitted this step")
         lags = eq.lag_names("S", self._n_lags(l), first=1)
         model += eq.variables(lags, "integer")
-        source_code = []      # end of step: window accumulation of this layer's output as a source
+        source_code = []  # end of step: window accumulation of this layer's output as a source
         reset_vars = ["S", *lags]
         window_reset = []
         if l == 0:
@@ -373,8 +407,11 @@ class SegregatedDendriteNetwork:
                 reset_vars += ring
             elif cfg.spiking_feedback:
                 model += Equations("B_L : 1\nB_s : 1")
-                prepare.insert(0, f"a = B_L - B_s + c + a_ext\nB_L = B_L*{math.exp(-1 / cfg.tau_L)!r}\n"
-                                  f"B_s = B_s*{math.exp(-1 / cfg.tau_s)!r}")
+                prepare.insert(
+                    0,
+                    f"a = B_L - B_s + c + a_ext\nB_L = B_L*{math.exp(-1 / cfg.tau_L)!r}\n"
+                    f"B_s = B_s*{math.exp(-1 / cfg.tau_s)!r}",
+                )
                 reset_vars += ["B_L", "B_s"]
             else:
                 model += Equations("a_fb : 1")
@@ -392,8 +429,7 @@ class SegregatedDendriteNetwork:
         if self._spiking_source(l) and cfg.kernel == "untruncated":
             model += Equations("x_L : 1\nx_s : 1\np_prev : 1")
             reset_vars += ["x_L", "x_s", "p_prev"]
-        if (l > 0 and self._is_feedback_source(l) and not cfg.spiking_feedback
-                and self._learns_feedback()):
+        if l > 0 and self._is_feedback_source(l) and not cfg.spiking_feedback and self._learns_feedback():
             model += Equations("r_prev : 1")
             reset_vars.append("r_prev")
 
@@ -405,18 +441,35 @@ class SegregatedDendriteNetwork:
         model += draw_state
         reset_vars += list(draw_state.names)
         conditions = {**eq.PHASE_EVENTS, "learn_pre": PHASE_LEARN_PRE}
-        events = {ev: conditions[ev] for ev in self._events(l, bool(source_code), bool(window_reset),
-                                                             bool(spikes["new_example"]))}
+        events = {
+            ev: conditions[ev]
+            for ev in self._events(l, bool(source_code), bool(window_reset), bool(spikes["new_example"]))
+        }
         reset = "\n".join(filter(None, [spikes["reset"], self._trace_increments(l)]))
-        group = NeuronGroup(N, model, threshold=spikes["threshold"], reset=reset, events=events,
-                            clock=self.clock, namespace=self._namespace, name=f"{name}_neurons")
+        group = NeuronGroup(
+            N,
+            model,
+            threshold=spikes["threshold"],
+            reset=reset,
+            events=events,
+            clock=self.clock,
+            namespace=self._namespace,
+            name=f"{name}_neurons",
+        )
         group.thresholder["spike"].when, group.thresholder["spike"].order = "groups", o(4)
         if reset:
             group.resetter["spike"].when, group.resetter["spike"].order = "groups", o(4) + 1
-        for ev, (when, order) in {"learn": ("end", 18), "learn_pre": ("end", 18), "update": ("end", 18),
-                                  "example_end": ("end", 12), "forward_end": ("end", 12),
-                                  "example_start": ("start", -5), "new_example": ("start", -5),
-                                  "forward_window": ("end", 9), "record": ("end", 5)}.items():
+        for ev, (when, order) in {
+            "learn": ("end", 18),
+            "learn_pre": ("end", 18),
+            "update": ("end", 18),
+            "example_end": ("end", 12),
+            "forward_end": ("end", 12),
+            "example_start": ("start", -5),
+            "new_example": ("start", -5),
+            "forward_window": ("end", 9),
+            "record": ("end", 5),
+        }.items():
             if ev in group.thresholder:
                 group.thresholder[ev].when, group.thresholder[ev].order = when, order
         for var in ("step", "example", "run_step", "T_f", "T_t", "K_f", "K_t", "plastic", "recording"):
@@ -478,8 +531,12 @@ class SegregatedDendriteNetwork:
         prefixes = []
         if l > 0 and cfg.spiking_feedforward:
             prefixes.append("s_ff")
-        if (0 < l < self.n_layers - 1 and self._learns_feedback() and cfg.spiking_feedback
-                and not (cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example)):
+        if (
+            0 < l < self.n_layers - 1
+            and self._learns_feedback()
+            and cfg.spiking_feedback
+            and not (cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example)
+        ):
             prefixes.append("s_fb")
         if self._corrects_symmetric_feedback(l):
             prefixes.append("s_sym")
@@ -490,8 +547,13 @@ class SegregatedDendriteNetwork:
         symmetric feedback, Y_l = W_{l+1}^T: the update of Y_l is rank one too). Sparse symmetric
         feedback masks the update, so it is not corrected (documented as approximate)."""
         cfg = self.config
-        return (cfg.symmetric_weights and cfg.spiking_feedback and not cfg.sparse_feedback
-                and 0 < l < self.n_layers - 1 and l in self._feedback_targets(l + 1))
+        return (
+            cfg.symmetric_weights
+            and cfg.spiking_feedback
+            and not cfg.sparse_feedback
+            and 0 < l < self.n_layers - 1
+            and l in self._feedback_targets(l + 1)
+        )
 
     def _learns_feedback(self):
         return self.config.update_feedback_weights and not self.config.symmetric_weights
@@ -501,8 +563,11 @@ class SegregatedDendriteNetwork:
         cfg = self.config
         if l == 0 and not cfg.spiking_feedforward:
             return "r"
-        if not self._spiking_source(l) or (lagged and not cfg.spiking_feedback) or (
-                not lagged and not cfg.spiking_feedforward):
+        if (
+            not self._spiking_source(l)
+            or (lagged and not cfg.spiking_feedback)
+            or (not lagged and not cfg.spiking_feedforward)
+        ):
             return "r_prev" if lagged else "r"
         if cfg.kernel == "untruncated":
             return "p_prev" if lagged else "x_L - x_s"
@@ -526,8 +591,9 @@ class SegregatedDendriteNetwork:
         cfg = self.config
         if self.replay:
             name = f"replay_{self._layer_name(l)}"
-            self.replay_arrays[l] = TimedArray(np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=cfg.dt * ms,
-                                                name=name)
+            self.replay_arrays[l] = TimedArray(
+                np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=cfg.dt * ms, name=name
+            )
             self._namespace[name] = self.replay_arrays[l]
             return {**eq.REPLAY, "step": eq.REPLAY["step"].format(array=name)}
         if cfg.spike_counts == "bernoulli":
@@ -559,8 +625,7 @@ class SegregatedDendriteNetwork:
             return f"{target_prefix}_0_post += {weight}*S_pre"
         cL = math.exp(-1 / cfg.tau_L) / (cfg.tau_L - cfg.tau_s)
         cs = math.exp(-1 / cfg.tau_s) / (cfg.tau_L - cfg.tau_s)
-        return (f"{target_prefix}_L_post += {cL!r}*{weight}*S_pre\n"
-                f"{target_prefix}_s_post += {cs!r}*{weight}*S_pre")
+        return f"{target_prefix}_L_post += {cL!r}*{weight}*S_pre\n{target_prefix}_s_post += {cs!r}*{weight}*S_pre"
 
     def _build_feedforward(self, l, W):
         cfg = self.config
@@ -573,12 +638,15 @@ class SegregatedDendriteNetwork:
             model += "\nfb_gain : 1 (constant)\nfb_noise : 1" + ("" if cfg.broadcast else " (shared)")
         on_pre, on_event = {}, {}
         if cfg.spiking_feedforward:
-            on_pre["pre"], on_event["pre"] = self._spike_add_code("D" if cfg.kernel == "truncated" else "A", "w"), "spike"
+            on_pre["pre"], on_event["pre"] = (
+                self._spike_add_code("D" if cfg.kernel == "truncated" else "A", "w"),
+                "spike",
+            )
         else:
             model += "\nd_ff_post = w*r_pre : 1 (summed)"
         update = "w += eta_P_post*error_post*pbar_f_pre"
         redraws_noise = symmetric_source and cfg.noisy_symmetric_weights and cfg.broadcast
-        if redraws_noise:          # every synapse redraws its noise, so no presynaptic neuron may skip
+        if redraws_noise:  # every synapse redraws its noise, so no presynaptic neuron may skip
             update += f"\nfb_noise = {cfg.symmetric_noise_sd!r}*randn()"
         on_pre["learn"], on_event["learn"] = update, "learn" if redraws_noise else "learn_pre"
         on_post = None
@@ -589,9 +657,18 @@ class SegregatedDendriteNetwork:
         elif symmetric_source:
             y = "fb_gain*(w + fb_noise)" if cfg.noisy_symmetric_weights else "fb_gain*w"
             model += f"\na_fb_pre = {y}*r_post : 1 (summed)"
-        syn = Synapses(pre.neurons, post.neurons, model=model, on_pre=on_pre, on_post=on_post, on_event=on_event,
-                       clock=self.clock, namespace=self._namespace, name=name,
-                       codeobj_class=dense_rows_code_object())      # all-to-all in presynaptic order
+        syn = Synapses(
+            pre.neurons,
+            post.neurons,
+            model=model,
+            on_pre=on_pre,
+            on_post=on_post,
+            on_event=on_event,
+            clock=self.clock,
+            namespace=self._namespace,
+            name=name,
+            codeobj_class=dense_rows_code_object(),
+        )  # all-to-all in presynaptic order
         n_pre, n_post = W.shape[1], W.shape[0]
         syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
         self._initial(syn, "w", W.T.ravel())
@@ -615,13 +692,17 @@ class SegregatedDendriteNetwork:
                 # QUIRK (spec §5): one scalar noise value for all entries, redrawn after each example
                 syn.run_regularly(
                     f"fb_noise = fb_noise + int(plastic_post == 1 and step_post == T_f_post + T_t_post - 1)"
-                    f"*({cfg.symmetric_noise_sd!r}*randn() - fb_noise)", when="end", order=45)
+                    f"*({cfg.symmetric_noise_sd!r}*randn() - fb_noise)",
+                    when="end",
+                    order=45,
+                )
         post.ff = syn
         if symmetric_source and self._corrects_symmetric_feedback(l - 1):
             self._add_collector(post, pre, "eta_P_pre*error", "B", "pbar_f", "s_sym")
         if cfg.spiking_feedforward:
-            self._add_collector(pre, post, "pbar_f", "D" if cfg.kernel == "truncated" else "A", "eta_P*error", "s_ff",
-                                event="learn_pre")
+            self._add_collector(
+                pre, post, "pbar_f", "D" if cfg.kernel == "truncated" else "A", "eta_P*error", "s_ff", event="learn_pre"
+            )
 
     def _build_feedback(self, l, Y):
         """Feedback weights Y_l into hidden layer ``l`` (spec §1), unless they mirror W (symmetric)."""
@@ -639,15 +720,26 @@ class SegregatedDendriteNetwork:
         else:
             model += "\na_fb_post = y*r_pre : 1 (summed)"
         if learn:
-            rescale = "*" + repr(cfg.sparse_scale) if (cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example) else ""
+            rescale = (
+                "*" + repr(cfg.sparse_scale)
+                if (cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example)
+                else ""
+            )
             on_pre["learn"] = f"y = (y + eta_Y_post*error_Y_post*qbar_f_pre){rescale}"
             on_event["learn"] = "learn"
         mask = self.sparse_masks[l - 1] if (cfg.sparse_feedback and self.sparse_masks) else np.zeros(Y.shape, bool)
-        syn = Synapses(source.neurons, target.neurons, model=model, on_pre=on_pre or None,
-                       on_event=on_event if on_pre else "spike", clock=self.clock, namespace=self._namespace,
-                       name=f"{target.name}_fb",     # all-to-all in presynaptic order unless sparse
-                       codeobj_class=None if mask.any() else dense_rows_code_object())
-        post_idx, pre_idx = np.nonzero(~mask)              # Y[post, pre]; sparse entries are not connected
+        syn = Synapses(
+            source.neurons,
+            target.neurons,
+            model=model,
+            on_pre=on_pre or None,
+            on_event=on_event if on_pre else "spike",
+            clock=self.clock,
+            namespace=self._namespace,
+            name=f"{target.name}_fb",  # all-to-all in presynaptic order unless sparse
+            codeobj_class=None if mask.any() else dense_rows_code_object(),
+        )
+        post_idx, pre_idx = np.nonzero(~mask)  # Y[post, pre]; sparse entries are not connected
         order = np.lexsort((post_idx, pre_idx))
         pre_idx, post_idx = pre_idx[order], post_idx[order]
         syn.connect(i=pre_idx, j=post_idx)
@@ -680,12 +772,20 @@ class SegregatedDendriteNetwork:
             src, targets = ["x_L", "x_s"], [f"{ring}_L", f"{ring}_s"]
         sums = eq.lag_names(prefix, len(targets))
         name = f"{target.name}_{prefix}"
-        collector = NeuronGroup(1, eq.variables(sums), clock=self.clock, namespace=self._namespace,
-                                name=f"{name}_collector")
+        collector = NeuronGroup(
+            1, eq.variables(sums), clock=self.clock, namespace=self._namespace, name=f"{name}_collector"
+        )
         collector.run_regularly("\n".join(f"{s} = 0" for s in sums), when="end", order=19)
         code = "\n".join(f"{s}_post += {pre_average}_pre*{x}_pre" for s, x in zip(sums, src))
-        path = Synapses(source.neurons, collector, on_pre=code, on_event=event, clock=self.clock,
-                        namespace=self._namespace, name=f"{name}_sum")
+        path = Synapses(
+            source.neurons,
+            collector,
+            on_pre=code,
+            on_event=event,
+            clock=self.clock,
+            namespace=self._namespace,
+            name=f"{name}_sum",
+        )
         path.connect()
         path.pre.when, path.pre.order = "end", 20
         for s in sums:

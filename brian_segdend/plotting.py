@@ -1,5 +1,6 @@
 """Figures people look at (matplotlib). Every function draws on ``axes`` (new ones if ``None``) and
 returns them; none calls ``plt.show()``."""
+
 from __future__ import annotations
 
 import json
@@ -7,20 +8,27 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_compartments", "plot_output_rates", "plot_raster", "plot_learning_curve",
-           "plot_weight_statistics", "plot_feedback_angle", "plot_run"]
+__all__ = [
+    "plot_compartments",
+    "plot_output_rates",
+    "plot_raster",
+    "plot_learning_curve",
+    "plot_weight_statistics",
+    "plot_feedback_angle",
+    "plot_run",
+]
 
 
 def _axes(axes, n=1, **kw):
     import matplotlib.pyplot as plt
+
     if axes is not None:
         return axes
     fig, ax = plt.subplots(n, 1, **kw)
     return ax
 
 
-def plot_compartments(times, d, a, u, forward_steps, target_steps, window_steps, dt=1.0, alpha=None,
-                      axes=None):
+def plot_compartments(times, d, a, u, forward_steps, target_steps, window_steps, dt=1.0, alpha=None, axes=None):
     """Basal, apical and somatic potential of one hidden neuron through one training example.
 
     ``times`` in ms; phases start at ``times[0]``. The averaging windows of both phases are shaded
@@ -33,12 +41,14 @@ def plot_compartments(times, d, a, u, forward_steps, target_steps, window_steps,
     ax.plot(times, u, label="soma u", lw=1.5, color="k")
     t_f = t0 + forward_steps * dt
     ax.axvline(t_f, color="grey", ls="--", lw=1)
-    for k, (start, stop) in enumerate(((t_f - window_steps * dt, t_f),
-                                       (t_f + (target_steps - window_steps) * dt, t_f + target_steps * dt))):
+    for k, (start, stop) in enumerate(
+        ((t_f - window_steps * dt, t_f), (t_f + (target_steps - window_steps) * dt, t_f + target_steps * dt))
+    ):
         ax.axvspan(start, stop, color="C3", alpha=0.12)
         if alpha is not None:
-            ax.text((start + stop) / 2, ax.get_ylim()[1], f"α{'ᶠᵗ'[k]}={alpha[k]:.3f}", ha="center", va="top",
-                    fontsize=8)
+            ax.text(
+                (start + stop) / 2, ax.get_ylim()[1], f"α{'ᶠᵗ'[k]}={alpha[k]:.3f}", ha="center", va="top", fontsize=8
+            )
     ax.text(t0 + forward_steps * dt / 2, ax.get_ylim()[0], "forward", ha="center", va="bottom", fontsize=8)
     ax.text(t_f + target_steps * dt / 2, ax.get_ylim()[0], "target", ha="center", va="bottom", fontsize=8)
     ax.set_xlabel("time (ms)")
@@ -72,7 +82,7 @@ def plot_raster(spike_times, neuron_indices, axes=None, label=None):
 
 def _runs(results):
     out = []
-    for r in ([results] if isinstance(results, (str, Path, dict)) else results):
+    for r in [results] if isinstance(results, (str, Path, dict)) else results:
         if not isinstance(r, dict):
             path = Path(r)
             r = json.loads((path / "results.json" if path.is_dir() else path).read_text())
@@ -135,6 +145,7 @@ def plot_run(run_dir, out_dir=None, example=0, data_dir=None):
     example through the saved network in runtime numpy mode, with recorders attached.
     """
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from brian2 import SpikeMonitor, ms, prefs
@@ -150,11 +161,13 @@ def plot_run(run_dir, out_dir=None, example=0, data_dir=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     res = _runs(run_dir)[0]
     written = []
-    for name, fn, key in (("learning_curve", plot_learning_curve, "test_error"),
-                          ("weight_statistics", plot_weight_statistics, "weight_std"),
-                          ("feedback_angle", plot_feedback_angle, "feedback_angle")):
+    for name, fn, key in (
+        ("learning_curve", plot_learning_curve, "test_error"),
+        ("weight_statistics", plot_weight_statistics, "weight_std"),
+        ("feedback_angle", plot_feedback_angle, "feedback_angle"),
+    ):
         if not res["epochs"] or key not in res["epochs"][0]:
-            continue                   # not recorded by this run
+            continue  # not recorded by this run
         fig, ax = plt.subplots(figsize=(5, 3.5))
         fn(res, axes=ax)
         fig.tight_layout()
@@ -174,7 +187,7 @@ def plot_run(run_dir, out_dir=None, example=0, data_dir=None):
     spikes = {name: SpikeMonitor(net.layer(name).neurons) for name in ("input", "hidden1", "output")}
     net.network.add(*spikes.values())
     sim = Simulator(net)
-    sim.present(X[example:example + 1], y[example:example + 1], True, seed=0, record=True)
+    sim.present(X[example : example + 1], y[example : example + 1], True, seed=0, record=True)
     t, d = traces(rec_h, "d")
     a, u = traces(rec_h, "a")[1], traces(rec_h, "u")[1]
     fig, ax = plt.subplots(figsize=(7, 3))
@@ -186,8 +199,9 @@ def plot_run(run_dir, out_dir=None, example=0, data_dir=None):
     _, r = traces(rec_o, "r")
     fig, ax = plt.subplots(figsize=(5, 3))
     W = cfg.window_steps
-    plot_output_rates(r[:, cfg.forward_steps - W:cfg.forward_steps].mean(1), r[:, -W:].mean(1), y[example],
-                      cfg.lambda_step, axes=ax)
+    plot_output_rates(
+        r[:, cfg.forward_steps - W : cfg.forward_steps].mean(1), r[:, -W:].mean(1), y[example], cfg.lambda_step, axes=ax
+    )
     fig.tight_layout()
     fig.savefig(out_dir / "output_rates.png", dpi=110)
     plt.close(fig)

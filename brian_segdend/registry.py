@@ -4,6 +4,7 @@ Each file holds ``kind`` (``"segdend"`` for the spiking model, or a baseline kin
 ``"bp-mlp"``), a ``description`` and a ``[params]`` table. For ``segdend`` the params are
 :class:`~brian_segdend.config.ModelConfig` fields; unknown keys are rejected by name.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,10 +74,19 @@ def _read(path: Path) -> ModelSpec:
         raise ValueError(f"model file {str(path)!r} is not valid TOML: {exc}") from exc
     unknown = set(data) - {"kind", "description", "params", "reference", "dataset_overrides"}
     if unknown or "kind" not in data:
-        raise ValueError(f"model file {str(path)!r}: unknown keys {sorted(unknown)} or no 'kind'; "
-                         "expected kind, description, reference, [params], [dataset_overrides.<dataset>]")
-    spec = ModelSpec(path.stem, data["kind"], dict(data.get("params", {})), data.get("description", ""), path,
-                     data.get("reference", ""), dict(data.get("dataset_overrides", {})))
+        raise ValueError(
+            f"model file {str(path)!r}: unknown keys {sorted(unknown)} or no 'kind'; "
+            "expected kind, description, reference, [params], [dataset_overrides.<dataset>]"
+        )
+    spec = ModelSpec(
+        path.stem,
+        data["kind"],
+        dict(data.get("params", {})),
+        data.get("description", ""),
+        path,
+        data.get("reference", ""),
+        dict(data.get("dataset_overrides", {})),
+    )
     if spec.kind == "segdend":
-        spec.config()          # validate now, naming the file on error
+        spec.config()  # validate now, naming the file on error
     return spec

@@ -268,7 +268,7 @@ class RunLog:
         return buf.getvalue()
 
     @classmethod
-    def load(cls, out_dir) -> "RunLog":
+    def load(cls, out_dir) -> RunLog:
         """Reopen the run stored in ``out_dir/results.json``."""
         path = Path(out_dir) / cls.JSON_NAME
         try:

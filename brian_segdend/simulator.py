@@ -6,13 +6,15 @@ is built once and each chunk reruns the compiled binary with ``device.run(run_ar
 the weights and the whole dynamic state from one chunk to the next. A run ends itself after its last
 example (``stop_run``), so chunks of examples with random phase lengths need no rebuild.
 """
+
 from __future__ import annotations
 
 import tempfile
 import time
 
 import numpy as np
-from brian2 import get_device, ms, seed as brian_seed
+from brian2 import get_device, ms
+from brian2 import seed as brian_seed
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
 from .config import ModelConfig
@@ -21,7 +23,7 @@ from .weights import check_weights, symmetric_feedback
 
 __all__ = ["Simulator", "draw_phase_lengths"]
 
-MAX_EXTRA_STEPS = 400        # bound on the random part of one example's two phases (checked)
+MAX_EXTRA_STEPS = 400  # bound on the random part of one example's two phases (checked)
 
 
 def draw_phase_lengths(config: ModelConfig, n, rng):
@@ -53,15 +55,16 @@ class Simulator:
         self.standalone = isinstance(get_device(), CPPStandaloneDevice)
         self._built = False
         self._build_directory = build_directory
-        self._state = self._initial_state() if self.standalone else None   # carried between standalone runs
+        self._state = self._initial_state() if self.standalone else None  # carried between standalone runs
         self._readout_offset = {"forward_readout": 0, "example_readout": 0}
         self._replay = {}
         #: seconds spent inside simulation runs (standalone: the binary), for overhead measurements
         self.simulation_seconds = 0.0
 
     # ------------------------------------------------------------------ public API
-    def present(self, images, labels, train, forward_lengths=None, target_lengths=None, seed=None, replay=None,
-                record=False):
+    def present(
+        self, images, labels, train, forward_lengths=None, target_lengths=None, seed=None, replay=None, record=False
+    ):
         """Present examples in order; learn if ``train``, else test (state zeroed per example).
 
         Parameters
@@ -113,7 +116,7 @@ class Simulator:
             chunk_seed = None if seed is None else int(seed) + k
             outputs.append(self._run_chunk(images[sl], labels[sl], T_f[sl], T_t[sl], train, chunk_seed, record))
         if not train:
-            self.reset_state()          # spec §2: training resumes from a zero state after a test run
+            self.reset_state()  # spec §2: training resumes from a zero state after a test run
         u = np.concatenate(outputs) if outputs else np.zeros((0, cfg.n_outputs))
         return {"u_out": u}
 
@@ -203,20 +206,24 @@ class Simulator:
     # ------------------------------------------------------------------ state
     def get_state(self):
         """``{'<object>.<variable>': array}`` of all weights and dynamic state (for checkpoints)."""
-        return {f"{obj.name}.{name}": np.array(self._value(obj, name))
-                for obj, names in self._carried().items() for name in names}
+        return {
+            f"{obj.name}.{name}": np.array(self._value(obj, name))
+            for obj, names in self._carried().items()
+            for name in names
+        }
 
     def set_state(self, state):
         """Restore :meth:`get_state`'s output exactly; names and shapes must match this network."""
         carried = {f"{obj.name}.{name}": (obj, name) for obj, names in self._carried().items() for name in names}
         missing, unknown = set(carried) - set(state), set(state) - set(carried)
         if missing or unknown:
-            raise ValueError(f"state does not fit this network: missing {sorted(missing)[:5]}, "
-                             f"unknown {sorted(unknown)[:5]}")
+            raise ValueError(
+                f"state does not fit this network: missing {sorted(missing)[:5]}, unknown {sorted(unknown)[:5]}"
+            )
         for key, (obj, name) in carried.items():
             values = np.asarray(state[key])
             shape = np.shape(self._value(obj, name))
-            if values.shape != shape and not (values.size == 1 == int(np.prod(shape))):   # shared: () or (1,)
+            if values.shape != shape and not (values.size == 1 == int(np.prod(shape))):  # shared: () or (1,)
                 raise ValueError(f"state {key!r} has shape {values.shape}; expected {shape}")
             self._assign(obj, name, values.reshape(shape))
 
@@ -285,9 +292,10 @@ class Simulator:
 
     def _build(self):
         from brian2 import device
+
         net = self.net
         code = (
-            "{ const char* _segdend_seed = std::getenv(\"BRIAN_SEGDEND_SEED\");\n"
+            '{ const char* _segdend_seed = std::getenv("BRIAN_SEGDEND_SEED");\n'
             "  if (_segdend_seed) { unsigned long _s = std::strtoul(_segdend_seed, NULL, 10);\n"
             "    for (int _i = 0; _i < %d; _i++) brian::_random_generators[_i].seed(_s + _i); } }"
         ) % max(1, int(__import__("brian2").prefs.devices.cpp_standalone.openmp_threads))
@@ -299,10 +307,11 @@ class Simulator:
 
     def _run_standalone(self, stimulus, controls, n, train, seed):
         from brian2 import device
+
         if not self._built:
             self._build()
         ctrl = self.net.controller
-        used = set(device.timed_arrays)        # arrays no generated code reads cannot be set
+        used = set(device.timed_arrays)  # arrays no generated code reads cannot be set
         run_args = {ta: v for ta, v in stimulus.items() if ta in used}
         for name, value in controls.items():
             run_args[getattr(ctrl, name)] = value

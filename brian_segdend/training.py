@@ -4,6 +4,7 @@ Every random choice is derived from ``(seed, epoch, chunk)`` (example order, pha
 draws), and a checkpoint is written after every chunk, so ``resume=True`` continues a killed run to
 exactly the weights an uninterrupted run reaches on the same device.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,14 +61,17 @@ def load_network(path):
     config = ModelConfig.from_dict(json.loads(str(arrays["config"])))
     weights = {}
     for key in ("W", "b", "Y", "c", "sparse_masks"):
-        items = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in arrays.items()
-                       if k.rsplit("_", 1)[0] == key and k.rsplit("_", 1)[1].isdigit())
+        items = sorted(
+            (int(k.rsplit("_", 1)[1]), v)
+            for k, v in arrays.items()
+            if k.rsplit("_", 1)[0] == key and k.rsplit("_", 1)[1].isdigit()
+        )
         if items or key != "sparse_masks":
             weights[key] = [v for _, v in items]
     return config, weights
 
 
-VALIDATION, TEST = 10**9, 10**9 + 1      # chunk keys of the evaluation runs
+VALIDATION, TEST = 10**9, 10**9 + 1  # chunk keys of the evaluation runs
 
 
 def _chunk_seed(seed, epoch, chunk):
@@ -75,9 +79,24 @@ def _chunk_seed(seed, epoch, chunk):
     return int(np.random.SeedSequence([seed, epoch, chunk]).generate_state(1)[0])
 
 
-def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_train=None, n_test=None,
-          val_fraction=0.0, chunk_size=1000, resume=False, progress=True, data_dir=None, model_name="custom",
-          build_directory=None, data=None, log=print):
+def train(
+    config: ModelConfig,
+    dataset="mnist",
+    epochs=1,
+    seed=0,
+    out=None,
+    n_train=None,
+    n_test=None,
+    val_fraction=0.0,
+    chunk_size=1000,
+    resume=False,
+    progress=True,
+    data_dir=None,
+    model_name="custom",
+    build_directory=None,
+    data=None,
+    log=print,
+):
     """Train a segregated-dendrite network on ``dataset`` and test it after every epoch.
 
     Parameters
@@ -120,8 +139,11 @@ def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_tr
         X_train, y_train, X_test, y_test = data
     if config.n_inputs != X_train.shape[1]:
         config = config.replace(n_inputs=int(X_train.shape[1]))
-    train_idx, val_idx = datasets.train_val_split(len(X_train), val_fraction, seed) if val_fraction else (
-        np.arange(len(X_train)), np.arange(0))
+    train_idx, val_idx = (
+        datasets.train_val_split(len(X_train), val_fraction, seed)
+        if val_fraction
+        else (np.arange(len(X_train)), np.arange(0))
+    )
     n_train = len(train_idx) if n_train is None else min(int(n_train), len(train_idx))
     n_test = len(X_test) if n_test is None else min(int(n_test), len(X_test))
     capacity = min(chunk_size, max(n_train, n_test, len(val_idx), 1))
@@ -137,15 +159,19 @@ def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_tr
         if str(saved["architecture"]) != key:
             raise ValueError(
                 f"checkpoint {str(checkpoint)!r} belongs to another architecture or chunk size "
-                f"({json.loads(str(saved['config']))['n_hidden']} hidden units); start a new run directory")
+                f"({json.loads(str(saved['config']))['n_hidden']} hidden units); start a new run directory"
+            )
         start_epoch, start_chunk = int(saved["epoch"]), int(saved["chunk"])
         carried = {k: float(saved[k]) for k in ("correct", "seen", "train_seconds")}
     sim = build_simulator(config, seed=seed, capacity=capacity, build_directory=build_directory)
-    sim.build()                       # compile now (standalone), so that timings exclude it
+    sim.build()  # compile now (standalone), so that timings exclude it
     if resume:
         sim.set_state({k[6:]: v for k, v in saved.items() if k.startswith("state:")})
-    runlog = RunLog.load(out) if (resume and out and (out / "results.json").exists()) else (
-        RunLog(out, config.to_dict(), seed, model_name, dataset) if out else None)
+    runlog = (
+        RunLog.load(out)
+        if (resume and out and (out / "results.json").exists())
+        else (RunLog(out, config.to_dict(), seed, model_name, dataset) if out else None)
+    )
     if runlog is not None and resume:
         runlog.truncate(start_epoch)
 
@@ -157,44 +183,58 @@ def train(config: ModelConfig, dataset="mnist", epochs=1, seed=0, out=None, n_tr
         T_f, T_t = draw_phase_lengths(config, n_train, rng)
         first = start_chunk if epoch == start_epoch else 0
         inside_before = sim.simulation_seconds
-        correct, seen, seconds = (carried.get("correct", 0), carried.get("seen", 0),
-                                  carried.get("train_seconds", 0.0)) if first else (0, 0, 0.0)
-        bar = tqdm(total=n_train, initial=first * capacity, disable=not progress, unit="ex",
-                   desc=f"epoch {epoch + 1}/{epochs}")
+        correct, seen, seconds = (
+            (carried.get("correct", 0), carried.get("seen", 0), carried.get("train_seconds", 0.0))
+            if first
+            else (0, 0, 0.0)
+        )
+        bar = tqdm(
+            total=n_train, initial=first * capacity, disable=not progress, unit="ex", desc=f"epoch {epoch + 1}/{epochs}"
+        )
         for k in range(first, n_chunks):
             sl = slice(k * capacity, min((k + 1) * capacity, n_train))
             t0 = time.perf_counter()
-            u = sim.present(X_train[order[sl]], y_train[order[sl]], True, T_f[sl], T_t[sl],
-                            seed=_chunk_seed(seed, epoch, k))["u_out"]
+            u = sim.present(
+                X_train[order[sl]], y_train[order[sl]], True, T_f[sl], T_t[sl], seed=_chunk_seed(seed, epoch, k)
+            )["u_out"]
             correct += int(np.sum(sim.predict(u) == y_train[order[sl]]))
             seen += sl.stop - sl.start
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, sim, key, config, epoch, k + 1, correct, seen,
-                                 seconds + time.perf_counter() - t0)
+                _save_checkpoint(
+                    checkpoint, sim, key, config, epoch, k + 1, correct, seen, seconds + time.perf_counter() - t0
+                )
             seconds += time.perf_counter() - t0
             bar.update(sl.stop - sl.start)
             bar.set_postfix(ex_per_s=f"{seen / max(seconds, 1e-9):.0f}", train_err=f"{100 * (1 - correct / seen):.1f}%")
         bar.close()
-        record = {"examples_seen": (epoch + 1) * n_train, "train_error": 100 * (1 - correct / max(seen, 1)),
-                  "examples_per_s": seen / max(seconds, 1e-9), "wall_time_s": seconds,
-                  "simulation_s": sim.simulation_seconds - inside_before}
+        record = {
+            "examples_seen": (epoch + 1) * n_train,
+            "train_error": 100 * (1 - correct / max(seen, 1)),
+            "examples_per_s": seen / max(seconds, 1e-9),
+            "wall_time_s": seconds,
+            "simulation_s": sim.simulation_seconds - inside_before,
+        }
         weights = sim.get_weights()
         record["weight_mean"] = [float(w.mean()) for w in weights["W"]]
         record["weight_std"] = [float(w.std()) for w in weights["W"]]
         if weights["Y"]:
             record["feedback_angle"] = feedback_angles(config, weights)
         if len(val_idx):
-            record["val_error"] = sim.error(X_train[val_idx], y_train[val_idx], seed=_chunk_seed(seed, epoch, VALIDATION))
+            record["val_error"] = sim.error(
+                X_train[val_idx], y_train[val_idx], seed=_chunk_seed(seed, epoch, VALIDATION)
+            )
         t0 = time.perf_counter()
         record["test_error"] = sim.error(X_test[:n_test], y_test[:n_test], seed=_chunk_seed(seed, epoch, TEST))
         record["test_seconds"] = time.perf_counter() - t0
         if runlog is not None:
             runlog.add_epoch(epoch + 1, **record)
-        if checkpoint is not None:      # the test run zeroed the state (spec §2): the next epoch starts there
+        if checkpoint is not None:  # the test run zeroed the state (spec §2): the next epoch starts there
             _save_checkpoint(checkpoint, sim, key, config, epoch + 1, 0, 0, 0, 0.0)
         if log:
-            log(f"epoch {epoch + 1}: train error {record['train_error']:.2f} %, test error "
-                f"{record['test_error']:.2f} % on {n_test} images, {record['examples_per_s']:.0f} examples/s")
+            log(
+                f"epoch {epoch + 1}: train error {record['train_error']:.2f} %, test error "
+                f"{record['test_error']:.2f} % on {n_test} images, {record['examples_per_s']:.0f} examples/s"
+            )
     if out is not None:
         save_network(out / NETWORK, sim)
     record["simulator"] = sim
@@ -217,6 +257,14 @@ def evaluate(network_path, dataset="mnist", n_test=None, seed=0, data_dir=None, 
 
 def _save_checkpoint(path, sim, key, config, epoch, chunk, correct, seen, seconds):
     state = {f"state:{k}": v for k, v in sim.get_state().items()}
-    atomic_save_npz(path, architecture=np.array(key), config=np.array(json.dumps(config.to_dict())),
-                    epoch=np.array(epoch), chunk=np.array(chunk), correct=np.array(correct),
-                    seen=np.array(seen), train_seconds=np.array(seconds), **state)
+    atomic_save_npz(
+        path,
+        architecture=np.array(key),
+        config=np.array(json.dumps(config.to_dict())),
+        epoch=np.array(epoch),
+        chunk=np.array(chunk),
+        correct=np.array(correct),
+        seen=np.array(seen),
+        train_seconds=np.array(seconds),
+        **state,
+    )

@@ -8,18 +8,30 @@ Weights travel as a dict of lists of numpy arrays in the spec's shapes::
      "c": [c_1 .. c_L],       # feedback biases (zeros unless feedback_bias)
      "sparse_masks": [...]}   # only with sparse_feedback: True where Y is forced to 0
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .config import ModelConfig
 
-__all__ = ["V_MEAN", "V_SD", "B_MEAN", "B_SD", "SPREAD", "weight_statistics", "initial_weights",
-           "feedback_shape", "check_weights", "symmetric_feedback", "feedback_angles"]
+__all__ = [
+    "V_MEAN",
+    "V_SD",
+    "B_MEAN",
+    "B_SD",
+    "SPREAD",
+    "weight_statistics",
+    "initial_weights",
+    "feedback_shape",
+    "check_weights",
+    "symmetric_feedback",
+    "feedback_angles",
+]
 
-V_MEAN, V_SD = 3.0, 3.0        # target mean and SD of the dendritic potential (spec §6)
-B_MEAN, B_SD = 0.8, 0.001      # bias mean and spread
-SPREAD = 3.465                 # QUIRK: multiplies U(-1, 1), so the realised SD is 2 x W_sd
+V_MEAN, V_SD = 3.0, 3.0  # target mean and SD of the dendritic potential (spec §6)
+B_MEAN, B_SD = 0.8, 0.001  # bias mean and spread
+SPREAD = 3.465  # QUIRK: multiplies U(-1, 1), so the realised SD is 2 x W_sd
 
 
 def weight_statistics(fan_in, lambda_step):
@@ -29,7 +41,8 @@ def weight_statistics(fan_in, lambda_step):
     v2 = V_SD**2 + V_MEAN**2
     w_mean = (V_MEAN - B_MEAN) / (nu * n * V_MEAN)
     m2 = (v2 + nu**2 * (n - n**2) * w_mean**2 * V_MEAN**2 - 2 * n * nu * B_MEAN * V_MEAN * w_mean - B_MEAN**2) / (
-        n * nu**2 * v2)
+        n * nu**2 * v2
+    )
     return w_mean, float(np.sqrt(m2 - w_mean**2))
 
 
@@ -44,7 +57,7 @@ def symmetric_feedback(config: ModelConfig, W, sparse_masks=None, rng=None):
     L = len(config.n_hidden)
     noisy = config.noisy_symmetric_weights and rng is not None
     Y = [None] * L
-    for l in range(L, 0, -1):              # Y index l-1 belongs to hidden layer l
+    for l in range(L, 0, -1):  # Y index l-1 belongs to hidden layer l
         wt = W[l].T.copy()
         if noisy and config.broadcast:
             wt = wt + rng.normal(0, config.symmetric_noise_sd, wt.shape)
@@ -135,8 +148,7 @@ def check_weights(config: ModelConfig, weights: dict):
 
 def feedback_angles(config, weights):
     """Angle (degrees) between each Y_l and the matrix backprop would use (W^T, or their products)."""
-    ideal = symmetric_feedback(config.replace(noisy_symmetric_weights=False, sparse_feedback=False),
-                               weights["W"])
+    ideal = symmetric_feedback(config.replace(noisy_symmetric_weights=False, sparse_feedback=False), weights["W"])
     out = []
     for y, z in zip(weights["Y"], ideal):
         cos = float(np.sum(y * z) / (np.linalg.norm(y) * np.linalg.norm(z) + 1e-300))

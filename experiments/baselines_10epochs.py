@@ -41,9 +41,17 @@ from brian_segdend import baselines  # noqa: E402
 from brian_segdend.results import atomic_write_text  # noqa: E402
 
 RUNS = [
-    ("bp-mlp", "mnist"), ("bp-mlp", "fashion-mnist"), ("bp-mlp", "cifar10"),
-    ("fa", "mnist"), ("dfa", "mnist"), ("tp", "mnist"), ("dtp", "mnist"), ("sdtp", "mnist"),
-    ("bp-cnn", "mnist"), ("bp-cnn", "fashion-mnist"), ("bp-cnn", "cifar10"),
+    ("bp-mlp", "mnist"),
+    ("bp-mlp", "fashion-mnist"),
+    ("bp-mlp", "cifar10"),
+    ("fa", "mnist"),
+    ("dfa", "mnist"),
+    ("tp", "mnist"),
+    ("dtp", "mnist"),
+    ("sdtp", "mnist"),
+    ("bp-cnn", "mnist"),
+    ("bp-cnn", "fashion-mnist"),
+    ("bp-cnn", "cifar10"),
 ]
 
 # (kind, dataset) -> (target, rule, reference)
@@ -66,9 +74,18 @@ def run_one(kind, dataset, args) -> None:
     work = Path(args.work_dir) / f"{kind}_{dataset}"
     print(f"== {kind} on {dataset}: {params}", flush=True)
     baselines.train(
-        kind, params, dataset, epochs=args.epochs, seed=args.seed, out_dir=work,
-        resume=not args.no_resume, progress=args.progress, data_dir=args.data_dir, device=args.device,
-        max_train_examples=args.max_train_examples, num_threads=args.threads,
+        kind,
+        params,
+        dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        out_dir=work,
+        resume=not args.no_resume,
+        progress=args.progress,
+        data_dir=args.data_dir,
+        device=args.device,
+        max_train_examples=args.max_train_examples,
+        num_threads=args.threads,
     )
     dest = Path(args.out) / f"{kind}_{dataset}"
     dest.mkdir(parents=True, exist_ok=True)
@@ -89,19 +106,23 @@ def summarize(out: Path) -> str:
         err = last["test_error"]
         target, rule = TARGETS.get((kind, dataset), ("-", None))
         s_per_epoch = sum(e.get("epoch_time_s") or 0 for e in record["epochs"]) / len(record["epochs"])
-        rows.append({
-            "kind": kind,
-            "dataset": dataset,
-            "epochs": last["epoch"],
-            "test_error_percent": round(err, 2),
-            "test_accuracy_percent": round(100 - err, 2),
-            "val_error_percent": None if last["val_error"] is None else round(last["val_error"], 2),
-            "best_val_epoch": min(record["epochs"], key=lambda e: e["val_error"] if e["val_error"] is not None else 1e9)["epoch"],
-            "target": target,
-            "met": "-" if rule is None else ("yes" if rule(err) else "no"),
-            "s_per_epoch": round(s_per_epoch, 1),
-            "torch": record.get("versions", {}).get("torch"),
-        })
+        rows.append(
+            {
+                "kind": kind,
+                "dataset": dataset,
+                "epochs": last["epoch"],
+                "test_error_percent": round(err, 2),
+                "test_accuracy_percent": round(100 - err, 2),
+                "val_error_percent": None if last["val_error"] is None else round(last["val_error"], 2),
+                "best_val_epoch": min(
+                    record["epochs"], key=lambda e: e["val_error"] if e["val_error"] is not None else 1e9
+                )["epoch"],
+                "target": target,
+                "met": "-" if rule is None else ("yes" if rule(err) else "no"),
+                "s_per_epoch": round(s_per_epoch, 1),
+                "torch": record.get("versions", {}).get("torch"),
+            }
+        )
     buf = io.StringIO()
     if rows:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
@@ -159,7 +180,7 @@ def main(argv=None) -> None:
     runs = RUNS
     if args.only:
         runs = [tuple(item.split(":", 1)) for item in args.only]
-        for kind, dataset in runs:
+        for kind, _dataset in runs:
             baselines.make_params(kind, {})  # validates the kind
     if not args.summary_only:
         for kind, dataset in runs:

@@ -3,6 +3,7 @@
 Same as `segdend experiment hyperopt ...`; `--help` lists the options (evaluations, subsets, epochs,
 folds, wall-clock budget, per-evaluation time limit, --resume).
 """
+
 import sys
 from pathlib import Path
 

@@ -9,6 +9,7 @@ epochs for each run directory given, e.g. the runs of README's *Results* section
 
 Writes ``results/mnist/learning_curve.png`` and ``results/mnist/summary.md``.
 """
+
 import argparse
 import json
 from pathlib import Path
@@ -27,8 +28,10 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    rows = ["| run | network | epoch | examples | train error % (running) | test error % | examples/s |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| run | network | epoch | examples | train error % (running) | test error % | examples/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for run in args.runs:
         res = json.loads((Path(run) / "results.json").read_text())
         sizes = [res["config"]["n_inputs"], *res["config"]["n_hidden"], 10 * res["config"]["units_per_class"]]
@@ -36,8 +39,10 @@ def main():
         epochs = [e["epoch"] for e in res["epochs"]]
         ax.plot(epochs, [e["test_error"] for e in res["epochs"]], "o-", label=f"{res['model']} ({net})")
         for e in res["epochs"]:
-            rows.append(f"| {res['model']} | {net} | {e['epoch']} | {e['examples_seen']} | {e['train_error']:.2f} | "
-                        f"{e['test_error']:.2f} | {e['examples_per_s']:.0f} |")
+            rows.append(
+                f"| {res['model']} | {net} | {e['epoch']} | {e['examples_seen']} | {e['train_error']:.2f} | "
+                f"{e['test_error']:.2f} | {e['examples_per_s']:.0f} |"
+            )
     ax.set_xlabel("epoch (60 000 examples)")
     ax.set_ylabel("MNIST test error (%)")
     ax.set_yscale("log")

@@ -2,6 +2,7 @@
 
 Same as `segdend experiment scalability ...`; `--help` lists the options.
 """
+
 import sys
 from pathlib import Path
 

@@ -32,13 +32,34 @@ import numpy as np
 
 #: Keys that ``params`` must contain (names shared with ``brian_segdend``).
 PARAM_KEYS = (
-    "n_inputs", "n_hidden", "n_outputs", "units_per_class",
-    "dt", "spike_memory", "window_steps", "test_window_steps",
-    "lambda_max", "tau_s", "tau_L", "g_B", "g_A", "E_E", "E_I",
-    "conductances", "broadcast", "spiking_feedback", "spiking_feedforward",
-    "symmetric_weights", "noisy_symmetric_weights", "sparse_feedback",
-    "update_feedback_weights", "apical_conductance", "feedback_bias",
-    "learning_rates", "feedback_learning_rates", "kernel",
+    "n_inputs",
+    "n_hidden",
+    "n_outputs",
+    "units_per_class",
+    "dt",
+    "spike_memory",
+    "window_steps",
+    "test_window_steps",
+    "lambda_max",
+    "tau_s",
+    "tau_L",
+    "g_B",
+    "g_A",
+    "E_E",
+    "E_I",
+    "conductances",
+    "broadcast",
+    "spiking_feedback",
+    "spiking_feedforward",
+    "symmetric_weights",
+    "noisy_symmetric_weights",
+    "sparse_feedback",
+    "update_feedback_weights",
+    "apical_conductance",
+    "feedback_bias",
+    "learning_rates",
+    "feedback_learning_rates",
+    "kernel",
     "sparse_feedback_rescale_each_example",
 )
 
@@ -131,11 +152,12 @@ def init_statistics(fan_in, lambda_step):
     """
     N = float(fan_in)
     nu = lambda_step / 4.0
-    V2 = V_SD ** 2 + V_MEAN ** 2
+    V2 = V_SD**2 + V_MEAN**2
     W_mean = (V_MEAN - B_MEAN) / (nu * N * V_MEAN)
-    M2 = (V2 + nu ** 2 * (N - N ** 2) * W_mean ** 2 * V_MEAN ** 2
-          - 2.0 * N * nu * B_MEAN * V_MEAN * W_mean - B_MEAN ** 2) / (N * nu ** 2 * V2)
-    W_sd = np.sqrt(M2 - W_mean ** 2)
+    M2 = (V2 + nu**2 * (N - N**2) * W_mean**2 * V_MEAN**2 - 2.0 * N * nu * B_MEAN * V_MEAN * W_mean - B_MEAN**2) / (
+        N * nu**2 * V2
+    )
+    W_sd = np.sqrt(M2 - W_mean**2)
     return W_mean, W_sd
 
 
@@ -236,8 +258,12 @@ class OracleNetwork:
         self.sparse_masks = None
         if sparse_masks is not None:
             self.sparse_masks = [np.array(m, dtype=bool, copy=True) for m in sparse_masks]
-        if (p["sparse_feedback"] and L > 0 and self.sparse_masks is None
-                and (p["symmetric_weights"] or p["update_feedback_weights"])):
+        if (
+            p["sparse_feedback"]
+            and L > 0
+            and self.sparse_masks is None
+            and (p["symmetric_weights"] or p["update_feedback_weights"])
+        ):
             raise ValueError("sparse_feedback needs sparse_masks")
 
         self.learning_rates = [float(e) for e in p["learning_rates"]]
@@ -280,7 +306,7 @@ class OracleNetwork:
         if n_lags == 0:
             return np.zeros(self.sizes[layer])
         kappa = kernel(n_lags, self.params["tau_s"], self.params["tau_L"])
-        newest_first = np.array(hist[len(hist) - n_lags:][::-1], dtype=float)
+        newest_first = np.array(hist[len(hist) - n_lags :][::-1], dtype=float)
         return kappa @ newest_first
 
     def _presynaptic(self, l, x_in):
@@ -404,8 +430,7 @@ class OracleNetwork:
                 raise ValueError("no layer %r" % (layer,))
             counts = np.asarray(counts)
             if counts.shape != (n_steps, self.sizes[layer]):
-                raise ValueError("spikes[%d] must have shape %s"
-                                 % (layer, (n_steps, self.sizes[layer])))
+                raise ValueError("spikes[%d] must have shape %s" % (layer, (n_steps, self.sizes[layer])))
             out[layer] = counts
         return out
 
@@ -422,11 +447,16 @@ class OracleNetwork:
             given = {layer: counts[first_row + t] for layer, counts in spikes.items()}
             steps.append(self._step(x_in, label, given, rng))
         traces = {}
-        for key, n_layers in (("d", self.L + 1), ("u", self.L + 1), ("r", self.L + 1),
-                              ("p", self.L + 1), ("a", self.L), ("q", self.L)):
+        for key, n_layers in (
+            ("d", self.L + 1),
+            ("u", self.L + 1),
+            ("r", self.L + 1),
+            ("p", self.L + 1),
+            ("a", self.L),
+            ("q", self.L),
+        ):
             traces[key] = [np.array([s[key][i] for s in steps]) for i in range(n_layers)]
-        traces["spikes"] = {layer: np.array([s["spikes"][layer] for s in steps])
-                            for layer in range(self.L + 2)}
+        traces["spikes"] = {layer: np.array([s["spikes"][layer] for s in steps]) for layer in range(self.L + 2)}
         return traces
 
     @staticmethod
@@ -435,8 +465,9 @@ class OracleNetwork:
         out = {}
         for key in ("d", "u", "r", "p", "a", "q"):
             out[key] = [np.concatenate([x, y]) for x, y in zip(first[key], second[key])]
-        out["spikes"] = {layer: np.concatenate([first["spikes"][layer], second["spikes"][layer]])
-                         for layer in first["spikes"]}
+        out["spikes"] = {
+            layer: np.concatenate([first["spikes"][layer], second["spikes"][layer]]) for layer in first["spikes"]
+        }
         return out
 
     # ---------------------------------------------------------------- training
@@ -506,8 +537,7 @@ class OracleNetwork:
             e[i] = self.kB * lam * sigma_prime(u_f_mean[i]) * (alpha_t[i] - alpha_f[i])
         e_Y = None
         if self.params["update_feedback_weights"]:
-            e_Y = [sigma_prime(a_f_mean[i]) * (lam * sigma(u_f_mean[i]) - alpha_f[i])
-                   for i in range(L)]
+            e_Y = [sigma_prime(a_f_mean[i]) * (lam * sigma(u_f_mean[i]) - alpha_f[i]) for i in range(L)]
         loss = float(np.mean((r_t_mean - lam * sigma(u_out)) ** 2))
 
         # Feedback learning (no P factor).
@@ -528,10 +558,12 @@ class OracleNetwork:
         # Post-processing of feedback weights: symmetric, then sparse.
         if self.params["symmetric_weights"]:
             self.rebuild_symmetric_feedback(rng)
-        if (self.params["sparse_feedback"] and L > 0
-                and (self.params["symmetric_weights"] or self.params["update_feedback_weights"])):
-            rescale = (self.params["symmetric_weights"]
-                       or self.params["sparse_feedback_rescale_each_example"])
+        if (
+            self.params["sparse_feedback"]
+            and L > 0
+            and (self.params["symmetric_weights"] or self.params["update_feedback_weights"])
+        ):
+            rescale = self.params["symmetric_weights"] or self.params["sparse_feedback_rescale_each_example"]
             for i in range(L):
                 self.Y[i][self.sparse_masks[i]] = 0.0
                 if rescale:
@@ -539,10 +571,19 @@ class OracleNetwork:
 
         out = self._join(fwd, tgt)
         out.update(
-            u_f_mean=u_f_mean, p_f_mean=p_f_mean, r_f_mean=r_f_mean,
-            a_f_mean=a_f_mean, q_f_mean=q_f_mean, a_t_mean=a_t_mean,
-            alpha_f=alpha_f, alpha_t=alpha_t, r_t_mean=r_t_mean,
-            e=e, e_Y=e_Y, loss=loss, prediction=self.predict(u_out),
+            u_f_mean=u_f_mean,
+            p_f_mean=p_f_mean,
+            r_f_mean=r_f_mean,
+            a_f_mean=a_f_mean,
+            q_f_mean=q_f_mean,
+            a_t_mean=a_t_mean,
+            alpha_f=alpha_f,
+            alpha_t=alpha_t,
+            r_t_mean=r_t_mean,
+            e=e,
+            e_Y=e_Y,
+            loss=loss,
+            prediction=self.predict(u_out),
         )
         return out
 
@@ -559,7 +600,7 @@ class OracleNetwork:
         if noisy and rng is None:
             raise ValueError("noisy symmetric weights need rng")
         for l in range(self.L, 0, -1):
-            Wt = self.W[l].T.copy()          # W_{l+1}^T
+            Wt = self.W[l].T.copy()  # W_{l+1}^T
             if noisy and self.params["broadcast"]:
                 Wt = Wt + rng.normal(0.0, SYMMETRIC_NOISE_SD, size=Wt.shape)
             elif noisy:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,8 +238,16 @@ LEARN_MAX_ERROR = {"bp-mlp": 25.0, "fa": 25.0, "dfa": 25.0, "tp": 50.0, "dtp": 2
 def test_each_rule_learns_mnist_subset(kind, mnist, tmp_path):
     """2,000 training examples (1,800 after the validation split), 3 epochs, 500 test images."""
     metrics = baselines.train(
-        kind, LEARN_OVERRIDES[kind], "mnist", epochs=3, seed=0, out_dir=tmp_path, progress=False,
-        max_train_examples=2000, max_test_examples=500, data=mnist,
+        kind,
+        LEARN_OVERRIDES[kind],
+        "mnist",
+        epochs=3,
+        seed=0,
+        out_dir=tmp_path,
+        progress=False,
+        max_train_examples=2000,
+        max_test_examples=500,
+        data=mnist,
     )
     assert metrics["test_error"] < LEARN_MAX_ERROR[kind], metrics
     assert metrics["epoch"] == 3 and metrics["examples_seen"] == 3 * 1800
@@ -311,10 +318,13 @@ def test_missing_files_name_directory_and_files(tmp_path):
         datasets.load("mnist", data_dir=tmp_path / "does-not-exist")
 
 
-@pytest.mark.parametrize("name, n_train, n_test, d, mean", [
-    ("mnist", 60000, 10000, 784, 0.1307),
-    ("fashion-mnist", 60000, 10000, 784, 0.2860),
-])
+@pytest.mark.parametrize(
+    "name, n_train, n_test, d, mean",
+    [
+        ("mnist", 60000, 10000, 784, 0.1307),
+        ("fashion-mnist", 60000, 10000, 784, 0.2860),
+    ],
+)
 def test_grey_datasets_shapes_and_ranges(name, n_train, n_test, d, mean):
     if not _data_available(name):
         pytest.skip(f"{name} files not found")
@@ -335,7 +345,7 @@ def test_cifar10_shapes_and_ranges():
     assert X.shape == (10000, 3072) and X.dtype == np.float32 and y.dtype == np.int64
     assert 0.0 <= X.min() and X.max() <= 1.0
     assert np.bincount(y).tolist() == [1000] * 10
-    assert np.bincount(y[:1000], minlength=10).min() >= 70      # mixed order: the first 1000 are a fair subset
+    assert np.bincount(y[:1000], minlength=10).min() >= 70  # mixed order: the first 1000 are a fair subset
     channel_means = X.reshape(-1, 3, 1024).mean(axis=(0, 2))
     assert np.allclose(channel_means, [0.4942, 0.4851, 0.4504], atol=0.01)  # test-split means
 
@@ -379,10 +389,25 @@ def test_stratified_kfold_partitions_and_stratifies():
 
 def test_runlog_writes_json_and_csv_and_reloads(tmp_path):
     log = RunLog(tmp_path, {"hidden": (5,)}, seed=1, model_name="bp-mlp", dataset="mnist")
-    log.add_epoch(1, examples_seen=10, train_error=50.0, val_error=40.0, test_error=45.0,
-                  examples_per_s=100.0, wall_time_s=0.1, extra=7)
-    log.add_epoch(2, examples_seen=20, train_error=30.0, val_error=float("nan"), test_error=35.0,
-                  examples_per_s=100.0, wall_time_s=0.2)
+    log.add_epoch(
+        1,
+        examples_seen=10,
+        train_error=50.0,
+        val_error=40.0,
+        test_error=45.0,
+        examples_per_s=100.0,
+        wall_time_s=0.1,
+        extra=7,
+    )
+    log.add_epoch(
+        2,
+        examples_seen=20,
+        train_error=30.0,
+        val_error=float("nan"),
+        test_error=35.0,
+        examples_per_s=100.0,
+        wall_time_s=0.2,
+    )
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["model"] == "bp-mlp" and data["dataset"] == "mnist" and data["seed"] == 1
     assert set(data["versions"]) >= {"python", "numpy", "brian2", "torch", "brian_segdend"}
@@ -427,10 +452,13 @@ def test_atomic_write_text_replaces(tmp_path):
 
 
 @needs_mnist
-@pytest.mark.parametrize("kind, params", [
-    ("bp-cnn", {"channels": [4], "fc_hidden": [8], "dropout": 0.3, "augment": "flip-crop", "momentum": 0.9}),
-    ("dtp", {"hidden": [16, 16]}),
-])
+@pytest.mark.parametrize(
+    "kind, params",
+    [
+        ("bp-cnn", {"channels": [4], "fc_hidden": [8], "dropout": 0.3, "augment": "flip-crop", "momentum": 0.9}),
+        ("dtp", {"hidden": [16, 16]}),
+    ],
+)
 def test_resume_after_interruption_gives_identical_weights(kind, params, mnist, tmp_path):
     common = dict(seed=7, progress=False, max_train_examples=400, max_test_examples=100, data=mnist)
     straight = baselines.train(kind, params, "mnist", epochs=3, out_dir=tmp_path / "straight", **common)
@@ -448,14 +476,31 @@ def test_resume_after_interruption_gives_identical_weights(kind, params, mnist, 
     assert [e["epoch"] for e in log.epochs] == [1, 2, 3]
     # a different configuration refuses to resume
     with pytest.raises(ValueError, match="differs"):
-        baselines.train(kind, {**params, "learning_rate": 0.123}, "mnist", epochs=4,
-                        out_dir=tmp_path / "resumed", resume=True, **common)
+        baselines.train(
+            kind,
+            {**params, "learning_rate": 0.123},
+            "mnist",
+            epochs=4,
+            out_dir=tmp_path / "resumed",
+            resume=True,
+            **common,
+        )
 
 
 @needs_mnist
 def test_evaluate_saved_run_matches_log(mnist, tmp_path):
-    m = baselines.train("bp-mlp", {"hidden": [32]}, "mnist", epochs=1, seed=0, out_dir=tmp_path, progress=False,
-                        max_train_examples=500, max_test_examples=500, data=mnist)
+    m = baselines.train(
+        "bp-mlp",
+        {"hidden": [32]},
+        "mnist",
+        epochs=1,
+        seed=0,
+        out_dir=tmp_path,
+        progress=False,
+        max_train_examples=500,
+        max_test_examples=500,
+        data=mnist,
+    )
     assert baselines.evaluate(tmp_path, "test", max_examples=500) == pytest.approx(m["test_error"])
 
 
@@ -464,7 +509,11 @@ def test_same_seed_same_result(tmp_path):
     X = rng.random((300, 784), dtype=np.float32)
     y = (X[:, :10].argmax(1)).astype(np.int64)
     data = {"train": (X, y), "test": (X[:100], y[:100])}
-    runs = [baselines.train("fa", {"hidden": [20]}, "mnist", 2, seed=3, out_dir=tmp_path / str(i),
-                            progress=False, data=data) for i in range(2)]
+    runs = [
+        baselines.train(
+            "fa", {"hidden": [20]}, "mnist", 2, seed=3, out_dir=tmp_path / str(i), progress=False, data=data
+        )
+        for i in range(2)
+    ]
     for key in ("train_error", "val_error", "test_error"):
         assert runs[0][key] == runs[1][key]

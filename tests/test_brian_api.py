@@ -1,14 +1,22 @@
 """The model as ordinary Brian2 objects: schedule, monitors, user inputs, user networks, devices."""
+
 import numpy as np
 import pytest
-from brian2 import (Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, prefs,
-                    set_device)
+from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, prefs, set_device
 from brian2.devices.device import reinit_and_delete
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, devices
 
-SMALL = ModelConfig(n_inputs=12, n_hidden=(7,), forward_steps=14, target_steps=12, window_steps=5,
-                    test_steps=20, test_window_steps=8, spike_memory=4)
+SMALL = ModelConfig(
+    n_inputs=12,
+    n_hidden=(7,),
+    forward_steps=14,
+    target_steps=12,
+    window_steps=5,
+    test_steps=20,
+    test_window_steps=8,
+    spike_memory=4,
+)
 
 
 def test_schedule_follows_the_reference_order(numpy_target):
@@ -16,10 +24,27 @@ def test_schedule_follows_the_reference_order(numpy_target):
     net = SegregatedDendriteNetwork(SMALL.replace(n_hidden=(7, 5), broadcast=False), seed=0, capacity=1)
     entries = [(e.name, e.when, e.order) for e in net.network.scheduling_summary().entries]
     position = {name: k for k, (name, _, _) in enumerate(entries)}
-    sequence = ["input_draw", "input_neurons_spike_thresholder", "hidden1_prepare", "hidden1_ff_pre",
-                "hidden1_soma", "hidden1_draw", "hidden2_prepare", "hidden2_ff_pre", "hidden2_soma",
-                "hidden2_draw", "hidden1_fb_pre", "output_prepare", "output_ff_pre", "output_soma",
-                "output_draw", "hidden2_fb_pre", "hidden1_windows", "hidden1_ff_learn", "controller_advance"]
+    sequence = [
+        "input_draw",
+        "input_neurons_spike_thresholder",
+        "hidden1_prepare",
+        "hidden1_ff_pre",
+        "hidden1_soma",
+        "hidden1_draw",
+        "hidden2_prepare",
+        "hidden2_ff_pre",
+        "hidden2_soma",
+        "hidden2_draw",
+        "hidden1_fb_pre",
+        "output_prepare",
+        "output_ff_pre",
+        "output_soma",
+        "output_draw",
+        "hidden2_fb_pre",
+        "hidden1_windows",
+        "hidden1_ff_learn",
+        "controller_advance",
+    ]
     assert [position[n] for n in sequence] == sorted(position[n] for n in sequence)
 
 
@@ -42,7 +67,7 @@ def test_monitor_compartments_without_conductances(numpy_target):
         sim.present(X, y, True, replay=counts)
         np.testing.assert_allclose(mon.u[:], cfg.k_B * mon.d[:], rtol=1e-12)
         traces.append((mon.u[:].copy(), mon.a[:].copy()))
-    assert not np.allclose(traces[0][1], traces[1][1])          # the apical potentials differ ...
+    assert not np.allclose(traces[0][1], traces[1][1])  # the apical potentials differ ...
     np.testing.assert_allclose(traces[0][0][:, :14], traces[1][0][:, :14])  # ... the first phase's somata do not
 
 
@@ -66,8 +91,9 @@ def test_untruncated_kernel_doubles_the_input_gain(numpy_target):
     """Spec §2/§10.1: a constant input drives d_ff to ~0.997 x rate x W (untruncated) vs 0.510 x (truncated)."""
     gains = {}
     for kernel in ("truncated", "untruncated"):
-        cfg = SMALL.replace(kernel=kernel, spike_memory=10, forward_steps=80, target_steps=20, window_steps=20,
-                            spiking_feedback=False)
+        cfg = SMALL.replace(
+            kernel=kernel, spike_memory=10, forward_steps=80, target_steps=20, window_steps=20, spiking_feedback=False
+        )
         net = SegregatedDendriteNetwork(cfg, seed=1, capacity=1, replay=True, replay_steps=100)
         mon = StateMonitor(net.layer("hidden1").neurons, "d", record=True, when="end", order=5)
         net.network.add(mon)
@@ -90,7 +116,7 @@ def user_input_network(device_dir=None):
     drive.rate = 2.0
     syn = Synapses(drive, hidden, "w_user : 1\nd_ext_post = w_user*rate_pre : 1 (summed)", name="user_syn")
     syn.connect()
-    syn.w_user = 0.25                                     # d_ext = 3 x 0.25 x 2 = 1.5
+    syn.w_user = 0.25  # d_ext = 3 x 0.25 x 2 = 1.5
     mon = StateMonitor(hidden, ["d", "d_ff", "b", "d_ext"], record=[0, 3], when="end", order=5)
     spikes = SpikeMonitor(hidden)
     user_net = Network(net.objects, drive, syn, mon, spikes)
@@ -110,12 +136,13 @@ def test_user_population_drives_basal_input_and_model_runs_in_user_network(devic
         user_net.run(duration, namespace={})
         if device == "cpp_standalone":
             from brian2 import device as dev
+
             dev.build(run=True, directory=str(tmp_path / "b"))
         np.testing.assert_allclose(mon.d_ext[:], 1.5)
         np.testing.assert_allclose(mon.d[:], mon.d_ff[:] + mon.b[:] + 1.5, rtol=1e-12)
         assert len(spikes.i[:]) > 0
-        assert net.example_readout.u_f[:].shape == (2 * 10,)         # two test read-outs of 10 units
-        assert mon.t[:][-1] < duration                             # the model stopped the run itself
+        assert net.example_readout.u_f[:].shape == (2 * 10,)  # two test read-outs of 10 units
+        assert mon.t[:][-1] < duration  # the model stopped the run itself
     finally:
         if device == "cpp_standalone":
             reinit_and_delete()
@@ -136,10 +163,11 @@ def test_device_choice_errors():
 def test_standalone_builds_one_compiler_job_per_core(tmp_path):
     """Brian's default ``make -j`` starts every compiler at once; ours is bounded by the cores."""
     import os
+
     try:
         assert devices.activate("cpp_standalone", build_directory=tmp_path) == "cpp_standalone"
         assert prefs.devices.cpp_standalone.extra_make_args_unix == [f"-j{os.cpu_count()}"]
-        devices.activate("cpp_standalone", build_directory=tmp_path, make_jobs=1)     # parallel evaluations
+        devices.activate("cpp_standalone", build_directory=tmp_path, make_jobs=1)  # parallel evaluations
         assert prefs.devices.cpp_standalone.extra_make_args_unix == ["-j1"]
     finally:
         reinit_and_delete()
@@ -151,6 +179,7 @@ def test_standalone_compiles_with_a_precompiled_standard_header(tmp_path, monkey
     """activate('cpp_standalone') adds one ``-include`` of a header precompiled for exactly its flags
     (once, however often it is called); another compiler in ``$CXX`` gets the flags unchanged."""
     from pathlib import Path
+
     monkeypatch.setenv("BRIAN_SEGDEND_CACHE", str(tmp_path / "cache"))
     base = list(prefs.codegen.cpp.extra_compile_args_gcc)
     try:
@@ -159,7 +188,7 @@ def test_standalone_compiles_with_a_precompiled_standard_header(tmp_path, monkey
         flags = prefs.codegen.cpp.extra_compile_args_gcc
         includes = [f for f in flags if f.startswith("-include")]
         assert len(includes) == 1 and flags[:-1] == [f for f in base if not f.startswith("-include")]
-        header = Path(includes[0][len("-include"):])
+        header = Path(includes[0][len("-include") :])
         assert header.parent.parent == tmp_path / "cache" / "pch"
         assert "#include <random>" in header.read_text()
         assert Path(f"{header}.gch").stat().st_size > 0

@@ -27,30 +27,34 @@ def test_derived_constants_match_spec():
     assert cfg.replace(apical_conductance=True).k_B == pytest.approx(0.8)
     assert (cfg.P_hidden, cfg.P_output) == (pytest.approx(100), pytest.approx(500))
     half = cfg.replace(dt=0.5)
-    assert half.lambda_step == pytest.approx(0.1) and half.P_hidden == pytest.approx(100)   # P before x dt
+    assert half.lambda_step == pytest.approx(0.1) and half.P_hidden == pytest.approx(100)  # P before x dt
     kappa = cfg.kernel_values()
-    np.testing.assert_allclose(kappa, [0.0269, 0.0436, 0.0533, 0.0581, 0.0597, 0.0591, 0.0571, 0.0543,
-                                       0.0510, 0.0475], atol=6e-5)
+    np.testing.assert_allclose(
+        kappa, [0.0269, 0.0436, 0.0533, 0.0581, 0.0597, 0.0591, 0.0571, 0.0543, 0.0510, 0.0475], atol=6e-5
+    )
     assert sum(kappa) == pytest.approx(0.510, abs=1e-3)
 
 
-@pytest.mark.parametrize("changes, named", [
-    (dict(n_hidden=(500,) * 7), "n_hidden"),
-    (dict(n_hidden=(0,)), "n_hidden"),
-    (dict(dt=0.0), "dt"),
-    (dict(dt=-1.0), "dt"),
-    (dict(lambda_max=-0.2), "lambda_max"),
-    (dict(learning_rates=(-0.1,)), "learning_rates"),
-    (dict(learning_rates=(0.1, 0.2, 0.3)), "learning_rates"),
-    (dict(n_hidden=(5, 5), learning_rates=(0.1, 0.2)), "learning_rates"),
-    (dict(feedback_learning_rates=(float("nan"),)), "feedback_learning_rates"),
-    (dict(tau_s=10.0), "tau_s"),
-    (dict(window_steps=60), "window_steps"),
-    (dict(kernel="gaussian"), "kernel"),
-    (dict(spike_counts="binomial"), "spike_counts"),
-    (dict(conductances=1), "conductances"),
-    (dict(spike_memory=0), "spike_memory"),
-])
+@pytest.mark.parametrize(
+    "changes, named",
+    [
+        (dict(n_hidden=(500,) * 7), "n_hidden"),
+        (dict(n_hidden=(0,)), "n_hidden"),
+        (dict(dt=0.0), "dt"),
+        (dict(dt=-1.0), "dt"),
+        (dict(lambda_max=-0.2), "lambda_max"),
+        (dict(learning_rates=(-0.1,)), "learning_rates"),
+        (dict(learning_rates=(0.1, 0.2, 0.3)), "learning_rates"),
+        (dict(n_hidden=(5, 5), learning_rates=(0.1, 0.2)), "learning_rates"),
+        (dict(feedback_learning_rates=(float("nan"),)), "feedback_learning_rates"),
+        (dict(tau_s=10.0), "tau_s"),
+        (dict(window_steps=60), "window_steps"),
+        (dict(kernel="gaussian"), "kernel"),
+        (dict(spike_counts="binomial"), "spike_counts"),
+        (dict(conductances=1), "conductances"),
+        (dict(spike_memory=0), "spike_memory"),
+    ],
+)
 def test_bad_values_raise_naming_the_option(changes, named):
     with pytest.raises(ValueError, match=named):
         ModelConfig(**changes)

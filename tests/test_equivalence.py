@@ -4,16 +4,26 @@ Identical inputs: the same initial weights and the same spike counts for every l
 the Brian network, given to the oracle), or the deterministic non-spiking mode. Compared at every
 step: basal, apical and somatic potentials; after every example: all weights and biases.
 """
+
 import numpy as np
 import pytest
 from brian2 import StateMonitor
-
-from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, initial_weights
 from oracle import PARAM_KEYS, OracleNetwork
 
+from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, initial_weights
+
 RTOL = 1e-9
-SMALL = dict(n_inputs=12, n_hidden=(7,), forward_steps=14, target_steps=12, window_steps=5,
-             test_steps=20, test_window_steps=8, learning_rates=(0.5,), spike_memory=4)
+SMALL = dict(
+    n_inputs=12,
+    n_hidden=(7,),
+    forward_steps=14,
+    target_steps=12,
+    window_steps=5,
+    test_steps=20,
+    test_window_steps=8,
+    learning_rates=(0.5,),
+    spike_memory=4,
+)
 
 
 def oracle_params(cfg):
@@ -36,18 +46,20 @@ def run_both(cfg, n_examples=3, seed=0, train=True):
     sizes = cfg.layer_sizes
     counts = {l: rng.poisson(0.3 if l == 0 else 0.15, (steps, n)) for l, n in enumerate(sizes)}
 
-    oracle = OracleNetwork(oracle_params(cfg), weights["W"], weights["b"], weights["Y"], weights["c"],
-                           weights.get("sparse_masks"))
+    oracle = OracleNetwork(
+        oracle_params(cfg), weights["W"], weights["b"], weights["Y"], weights["c"], weights.get("sparse_masks")
+    )
     traces, oracle_weights, start = [], [], 0
     for k in range(n_examples):
         n_steps = T_f[k] + T_t[k]
-        spikes = {l: c[start:start + n_steps] for l, c in counts.items()}
+        spikes = {l: c[start : start + n_steps] for l, c in counts.items()}
         if train:
             traces.append(oracle.train_example(X[k], labels[k], T_f[k], T_t[k], spikes=spikes))
         else:
             traces.append(oracle.test_example(X[k], T_f[k], spikes=spikes))
-        oracle_weights.append({"W": [w.copy() for w in oracle.W], "b": [x.copy() for x in oracle.b],
-                               "Y": [y.copy() for y in oracle.Y]})
+        oracle_weights.append(
+            {"W": [w.copy() for w in oracle.W], "b": [x.copy() for x in oracle.b], "Y": [y.copy() for y in oracle.Y]}
+        )
         start += n_steps
 
     net = SegregatedDendriteNetwork(cfg, weights=weights, capacity=n_examples, replay=True, replay_steps=steps)
@@ -62,8 +74,9 @@ def run_both(cfg, n_examples=3, seed=0, train=True):
 
 
 def assert_traces_equal(cfg, traces, monitors, net_layers):
-    expected = {name: {v: np.concatenate([tr[v][i] for tr in traces]) for v in ("d", "u")}
-                for i, name in enumerate(net_layers)}
+    expected = {
+        name: {v: np.concatenate([tr[v][i] for tr in traces]) for v in ("d", "u")} for i, name in enumerate(net_layers)
+    }
     for i, name in enumerate(net_layers[:-1]):
         expected[name]["a"] = np.concatenate([tr["a"][i] for tr in traces])
     for name, variables in expected.items():
@@ -75,26 +88,41 @@ def assert_traces_equal(cfg, traces, monitors, net_layers):
 
 CASES = {
     "REF-S": {},
-    "REF-NS": dict(conductances=False, spiking_feedback=False, spiking_feedforward=False, spike_memory=1,
-                   forward_steps=2, target_steps=2, window_steps=1),
+    "REF-NS": dict(
+        conductances=False,
+        spiking_feedback=False,
+        spiking_feedforward=False,
+        spike_memory=1,
+        forward_steps=2,
+        target_steps=2,
+        window_steps=1,
+    ),
     "two-hidden-nonbroadcast": dict(n_hidden=(7, 5), broadcast=False),
     "two-hidden-broadcast-no-conductances": dict(n_hidden=(7, 5), conductances=False),
-    "feedback-learning-bias-apical": dict(update_feedback_weights=True, feedback_learning_rates=(0.3,),
-                                          feedback_bias=True, apical_conductance=True),
+    "feedback-learning-bias-apical": dict(
+        update_feedback_weights=True, feedback_learning_rates=(0.3,), feedback_bias=True, apical_conductance=True
+    ),
     "untruncated": dict(kernel="untruncated"),
-    "dt-half-lambda-taus-gains": dict(dt=0.5, lambda_max=0.35, tau_s=2.0, tau_L=8.0, g_B=0.4, E_E=6.0, E_I=-5.0,
-                                      units_per_class=2),
+    "dt-half-lambda-taus-gains": dict(
+        dt=0.5, lambda_max=0.35, tau_s=2.0, tau_L=8.0, g_B=0.4, E_E=6.0, E_I=-5.0, units_per_class=2
+    ),
     "sparse-feedback": dict(sparse_feedback=True),
     "symmetric-nonspiking-feedback": dict(symmetric_weights=True, spiking_feedback=False),
     "symmetric-spiking-two-hidden": dict(symmetric_weights=True, n_hidden=(7, 5), broadcast=False),
-    "mixed-rates": dict(spiking_feedforward=False, n_hidden=(7, 5), broadcast=False,
-                        update_feedback_weights=True, feedback_learning_rates=(0.2, 0.1)),
+    "mixed-rates": dict(
+        spiking_feedforward=False,
+        n_hidden=(7, 5),
+        broadcast=False,
+        update_feedback_weights=True,
+        feedback_learning_rates=(0.2, 0.1),
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_training_matches_oracle_numpy(case):
     from brian2 import prefs
+
     prefs.codegen.target = "numpy"
     cfg = ModelConfig(**{**SMALL, **CASES[case]})
     traces, oracle_weights, monitors, sim, out, _ = run_both(cfg)
@@ -111,8 +139,17 @@ def test_training_matches_oracle_numpy(case):
     np.testing.assert_allclose(out["u_out"], np.array([tr["u_f_mean"][-1] for tr in traces]), rtol=RTOL)
 
 
-@pytest.mark.parametrize("case", ["REF-S", "REF-NS", "feedback-learning-bias-apical", "symmetric-spiking-two-hidden",
-                                  "symmetric-nonspiking-feedback", "mixed-rates"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "REF-S",
+        "REF-NS",
+        "feedback-learning-bias-apical",
+        "symmetric-spiking-two-hidden",
+        "symmetric-nonspiking-feedback",
+        "mixed-rates",
+    ],
+)
 def test_training_matches_oracle_cpp_standalone(case, tmp_path):
     """The same comparison with the network compiled once by ``cpp_standalone``, whose all-to-all
     pathways and summed rates (into the postsynaptic and, for symmetric rate feedback, into the
@@ -120,6 +157,7 @@ def test_training_matches_oracle_cpp_standalone(case, tmp_path):
     feedback also runs Brian's generic postsynaptic pathway on the same objects."""
     from brian2 import prefs, set_device
     from brian2.devices.device import reinit_and_delete
+
     set_device("cpp_standalone", build_on_run=False, directory=str(tmp_path / "build"))
     prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
     try:
@@ -140,6 +178,7 @@ def test_training_matches_oracle_cpp_standalone(case, tmp_path):
 def test_training_matches_oracle_cython(case):
     """The same comparison under runtime cython (slow: every code object is compiled; ``-m slow``)."""
     from brian2 import prefs
+
     prefs.codegen.target = "cython"
     try:
         cfg = ModelConfig(**{**SMALL, **CASES[case]})

@@ -1,4 +1,5 @@
 """The `hyperopt` experiment (issue 6): search spaces, smoke budget, resume, failed evaluations."""
+
 import json
 import math
 import os
@@ -16,17 +17,20 @@ from brian_segdend.study import hyperopt, run_experiment
 
 
 def _bounds(family):
-    return {d.name: (d.low, d.high, type(d).__name__, getattr(d, "prior", None))
-            for d in hyperopt.search_space(family)}
+    return {d.name: (d.low, d.high, type(d).__name__, getattr(d, "prior", None)) for d in hyperopt.search_space(family)}
 
 
 def test_search_spaces_are_lange_ranges():
     units = {f"units_{k}": (30, 500, "Integer", None) for k in range(1, 7)}
-    common = {"batch_size": (10, 500, "Integer", None), "learning_rate": (1e-4, 0.05, "Real", "log-uniform"),
-              "n_layers": (1, 6, "Integer", None)}
+    common = {
+        "batch_size": (10, 500, "Integer", None),
+        "learning_rate": (1e-4, 0.05, "Real", "log-uniform"),
+        "n_layers": (1, 6, "Integer", None),
+    }
     mlp = _bounds("mlp")
     assert {k: v[:3] for k, v in mlp.items() if k != "learning_rate"} == {
-        k: v[:3] for k, v in {**common, **units}.items() if k != "learning_rate"}
+        k: v[:3] for k, v in {**common, **units}.items() if k != "learning_rate"
+    }
     assert mlp["learning_rate"] == common["learning_rate"]
     cnn = _bounds("cnn")
     assert set(cnn) == set(common) | {"channels", "kernel_size", "stride", "padding"}
@@ -34,24 +38,45 @@ def test_search_spaces_are_lange_ranges():
     seg = _bounds("segdend")
     assert [n for n in seg][: len(FLAGS)] == list(FLAGS) and len(FLAGS) == 11
     assert all(seg[f][:3] == (0, 1, "Integer") for f in FLAGS)
-    expected = {"dt": (0.1, 1.0), "forward_steps": (2, 50), "target_steps": (2, 50), "test_steps": (50, 100),
-                "lambda_max": (0.2, 0.5), "tau_s": (1.0, 5.0), "tau_L": (7.0, 13.0), "g_B": (0.3, 0.9),
-                "g_A": (0.02, 0.1), "E_E": (5.0, 12.0), "E_I": (-12.0, -5.0), "forward_learning_rate": (0.01, 0.5),
-                "backward_learning_rate": (0.01, 0.5), "n_layers": (1, 6), **{k: v[:2] for k, v in units.items()}}
+    expected = {
+        "dt": (0.1, 1.0),
+        "forward_steps": (2, 50),
+        "target_steps": (2, 50),
+        "test_steps": (50, 100),
+        "lambda_max": (0.2, 0.5),
+        "tau_s": (1.0, 5.0),
+        "tau_L": (7.0, 13.0),
+        "g_B": (0.3, 0.9),
+        "g_A": (0.02, 0.1),
+        "E_E": (5.0, 12.0),
+        "E_I": (-12.0, -5.0),
+        "forward_learning_rate": (0.01, 0.5),
+        "backward_learning_rate": (0.01, 0.5),
+        "n_layers": (1, 6),
+        **{k: v[:2] for k, v in units.items()},
+    }
     assert {k: seg[k][:2] for k in expected} == expected
     assert len(seg) == len(FLAGS) + len(expected)
 
 
 def test_lange_mapping_rounds_and_validates():
     point = {d.name: d.low for d in hyperopt.search_space("segdend")}
-    point.update(dt=0.26, n_layers=2.4, units_1=30.6, units_2=99.4, sparse_feedback=0.7, g_A=0.09,
-                 forward_steps=7.5, test_steps=93)
+    point.update(
+        dt=0.26,
+        n_layers=2.4,
+        units_1=30.6,
+        units_2=99.4,
+        sparse_feedback=0.7,
+        g_A=0.09,
+        forward_steps=7.5,
+        test_steps=93,
+    )
     params = hyperopt.to_params("segdend", point)
     assert params["n_hidden"] == [31, 99] and params["sparse_feedback"] is True
     assert params["spike_memory"] == 3 and params["forward_steps"] == 8 and params["test_steps"] == 93
     assert params["g_A"] == 0.05 and params["window_steps"] == 1 and params["random_phase_lengths"] is False
-    ModelConfig.from_dict(params)                                    # a valid configuration
-    bad = dict(point, symmetric_weights=1, broadcast=1)              # not supported with 2 hidden layers
+    ModelConfig.from_dict(params)  # a valid configuration
+    bad = dict(point, symmetric_weights=1, broadcast=1)  # not supported with 2 hidden layers
     with pytest.raises(ValueError, match="symmetric_weights"):
         ModelConfig.from_dict(hyperopt.to_params("segdend", bad))
     mlp = hyperopt.to_params("mlp", [200.2, 0.01, 2, 40, 60, 500, 500, 500, 500])
@@ -108,7 +133,7 @@ def test_smoke_budget_writes_every_file(smoke):
             assert spec.params == best["best"]["params"]
             if family == "segdend":
                 assert spec.config().n_hidden == tuple(best["best"]["params"]["n_hidden"])
-    assert result["families"]["mlp"]["ok"] >= 1                       # the baselines always train
+    assert result["families"]["mlp"]["ok"] >= 1  # the baselines always train
     seg = root / "mnist" / "segdend"
     assert (seg / "flag_importance.png").exists()
     assert (seg / "flag_importance.csv").read_text().count("\n") == len(FLAGS) + 1
@@ -131,7 +156,7 @@ def test_interrupted_log_resumes_without_repeats(tmp_path, monkeypatch):
     path = tmp_path / "smoke" / "mnist" / "mlp" / "log.jsonl"
     first = path.read_text().splitlines()
     assert len(first) == 2
-    with open(path, "a") as fh:                                      # a run killed while writing
+    with open(path, "a") as fh:  # a run killed while writing
         fh.write('{"index": 2, "x": [1')
     with pytest.raises(ValueError, match="settings differ"):
         hyperopt.run("smoke", tmp_path, progress=False, resume=True, **dict(options, subset=120))
@@ -145,7 +170,7 @@ def test_interrupted_log_resumes_without_repeats(tmp_path, monkeypatch):
 
 def test_diverging_mlp_is_detected():
     params = hyperopt.to_params("mlp", [10, 0.01, 1, 30, 30, 30, 30, 30, 30])
-    params["learning_rate"] = 1e12                                   # far outside the space: NaN loss
+    params["learning_rate"] = 1e12  # far outside the space: NaN loss
     result = hyperopt.evaluate("mlp", params, subset=90, folds=3, epochs=1)
     assert result["status"] == "diverged"
 
@@ -159,7 +184,7 @@ def test_failed_and_timed_out_evaluations_are_logged_and_search_continues(tmp_pa
         if len(calls) == 1:
             raise RuntimeError("simulated crash")
         if len(calls) == 2:
-            return real_execute(task, 0.01)                          # a real subprocess, killed at once
+            return real_execute(task, 0.01)  # a real subprocess, killed at once
         return {"status": "ok", "fold_errors": [50.0, 40.0, 30.0], "error": 40.0}
 
     monkeypatch.setattr(hyperopt, "_execute", flaky)
@@ -197,4 +222,4 @@ def test_interrupt_kills_running_evaluations_and_keeps_the_log(tmp_path, monkeyp
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert hyperopt.read_log(tmp_path / "smoke" / "mnist" / "mlp" / "log.jsonl") == []
-    assert signal.getsignal(signal.SIGTERM) == handler                  # restored
+    assert signal.getsignal(signal.SIGTERM) == handler  # restored

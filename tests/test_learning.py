@@ -1,13 +1,13 @@
 """Learning on real MNIST (../shared/datasets): far below chance after short runs."""
+
 import numpy as np
 import pytest
 from brian2 import prefs, set_device
 from brian2.devices.device import reinit_and_delete
-
-from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator
-from brian_segdend import datasets
-from brian_segdend.registry import load_model
 from conftest import DATA_DIR
+
+from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, datasets
+from brian_segdend.registry import load_model
 
 CHANCE = 90.0
 
@@ -27,12 +27,12 @@ def test_single_example_error_shrinks_after_its_update(mnist):
     sim = Simulator(SegregatedDendriteNetwork(cfg, seed=0, capacity=1))
     lam = cfg.lambda_step
     for k in range(5):
-        x, label = X[k:k + 1], y[k:k + 1]
+        x, label = X[k : k + 1], y[k : k + 1]
         target = lam * np.eye(10)[label[0]]
         before = sim.present(x, label, train=False)["u_out"][0]
         sim.present(x, label, train=True)
         after = sim.present(x, label, train=False)["u_out"][0]
-        loss = lambda u: np.sum((lam / (1 + np.exp(-u)) - target) ** 2)   # noqa: E731
+        loss = lambda u, target=target: np.sum((lam / (1 + np.exp(-u)) - target) ** 2)
         assert loss(after) < loss(before)
 
 

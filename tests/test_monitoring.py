@@ -1,4 +1,5 @@
 """Recorders and figures (runtime numpy, small networks)."""
+
 import numpy as np
 import pytest
 from brian2 import StateMonitor
@@ -7,8 +8,17 @@ from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator
 from brian_segdend.monitoring import record, traces
 from brian_segdend.training import train
 
-CFG = ModelConfig(n_inputs=12, n_hidden=(7,), forward_steps=14, target_steps=12, window_steps=5,
-                  test_steps=20, test_window_steps=8, spike_memory=4, random_phase_lengths=False)
+CFG = ModelConfig(
+    n_inputs=12,
+    n_hidden=(7,),
+    forward_steps=14,
+    target_steps=12,
+    window_steps=5,
+    test_steps=20,
+    test_window_steps=8,
+    spike_memory=4,
+    random_phase_lengths=False,
+)
 
 
 pytestmark = pytest.mark.usefixtures("numpy_target")
@@ -40,10 +50,17 @@ def test_recording_an_unknown_variable_names_the_valid_ones():
 def test_segdend_plot_writes_all_figures(tmp_path):
     from brian_segdend import datasets
     from brian_segdend.plotting import plot_run
+
     X, y = datasets.load("mnist", "test")
     cfg = CFG.replace(n_inputs=784)
     train(cfg, data=(X[:30], y[:30], X[30:40], y[30:40]), epochs=2, out=tmp_path, progress=False, log=None)
     paths = plot_run(tmp_path)
-    assert {p.name for p in paths} == {"learning_curve.png", "weight_statistics.png", "feedback_angle.png",
-                                       "compartments.png", "output_rates.png", "raster.png"}
+    assert {p.name for p in paths} == {
+        "learning_curve.png",
+        "weight_statistics.png",
+        "feedback_angle.png",
+        "compartments.png",
+        "output_rates.png",
+        "raster.png",
+    }
     assert all(p.stat().st_size > 5000 for p in paths)

@@ -1,12 +1,21 @@
 """Effects of the options the oracle comparison does not pin down (random parts, spike generators)."""
+
 import numpy as np
 import pytest
 from brian2 import StateMonitor
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, draw_phase_lengths
 
-SMALL = ModelConfig(n_inputs=12, n_hidden=(7,), forward_steps=14, target_steps=12, window_steps=5,
-                    test_steps=20, test_window_steps=8, spike_memory=4)
+SMALL = ModelConfig(
+    n_inputs=12,
+    n_hidden=(7,),
+    forward_steps=14,
+    target_steps=12,
+    window_steps=5,
+    test_steps=20,
+    test_window_steps=8,
+    spike_memory=4,
+)
 
 
 pytestmark = pytest.mark.usefixtures("numpy_target")
@@ -33,20 +42,29 @@ def test_feedback_learning_changes_Y_only_when_on():
 
 
 def test_feedback_bias_is_drawn_and_learned():
-    before, after, _ = run(SMALL.replace(feedback_bias=True, update_feedback_weights=True,
-                                         feedback_learning_rates=(0.5,)))
-    assert np.all(np.abs(before["c"][0] - 0.8) < 0.01)            # b-bar + 3.465 b_sd U(-1, 1)
+    before, after, _ = run(
+        SMALL.replace(feedback_bias=True, update_feedback_weights=True, feedback_learning_rates=(0.5,))
+    )
+    assert np.all(np.abs(before["c"][0] - 0.8) < 0.01)  # b-bar + 3.465 b_sd U(-1, 1)
     assert np.abs(after["c"][0] - before["c"][0]).max() > 0
     _, plain, _ = run(SMALL)
     np.testing.assert_array_equal(plain["c"][0], 0)
 
 
 def test_noisy_symmetric_feedback_broadcast_noise_per_entry():
-    cfg = ModelConfig(n_inputs=12, n_hidden=(40,), forward_steps=14, target_steps=12, window_steps=5,
-                      spike_memory=4, symmetric_weights=True, noisy_symmetric_weights=True)
+    cfg = ModelConfig(
+        n_inputs=12,
+        n_hidden=(40,),
+        forward_steps=14,
+        target_steps=12,
+        window_steps=5,
+        spike_memory=4,
+        symmetric_weights=True,
+        noisy_symmetric_weights=True,
+    )
     _, after, _ = run(cfg)
     noise = after["Y"][0] - after["W"][1].T
-    assert noise.std() == pytest.approx(0.05, rel=0.15)            # N(0, 0.05^2) per entry, redrawn
+    assert noise.std() == pytest.approx(0.05, rel=0.15)  # N(0, 0.05^2) per entry, redrawn
     assert len(np.unique(np.round(noise, 12))) > 100
 
 
@@ -54,7 +72,7 @@ def test_noisy_symmetric_feedback_non_broadcast_is_one_scalar():
     cfg = SMALL.replace(symmetric_weights=True, noisy_symmetric_weights=True, broadcast=False)
     _, after, _ = run(cfg)
     noise = after["Y"][0] - after["W"][1].T
-    np.testing.assert_allclose(noise, noise[0, 0], atol=1e-12)     # QUIRK: one value for all entries
+    np.testing.assert_allclose(noise, noise[0, 0], atol=1e-12)  # QUIRK: one value for all entries
     assert noise[0, 0] != 0
 
 
@@ -89,7 +107,7 @@ def test_sparse_feedback_learning_regrowth_quirk_is_opt_in():
     mask = fixed["Y"][0] == 0
     np.testing.assert_array_equal(quirk["Y"][0][mask], 0)
     ratio = np.abs(quirk["Y"][0][~mask]).mean() / np.abs(fixed["Y"][0][~mask]).mean()
-    assert 20 < ratio < 30                      # two examples: x 5 x 5
+    assert 20 < ratio < 30  # two examples: x 5 x 5
 
 
 def test_poisson_counts_by_time_rescaling_match_the_rates():
@@ -100,9 +118,9 @@ def test_poisson_counts_by_time_rescaling_match_the_rates():
     _, _, mon = run(cfg, n=2, monitor=("hidden1", ["S", "r"]))
     S, r = mon.S[:].astype(float).ravel(), mon.r[:].ravel()
     assert r.sum() > 2000
-    assert abs(S.sum() - r.sum()) < 4 * np.sqrt(r.sum())                     # mean r
-    assert abs(((S - r) ** 2).sum() - r.sum()) < 0.1 * r.sum()                 # variance r
-    multiple = (1 - np.exp(-r) * (1 + r)).sum()                                # expected steps with >= 2
+    assert abs(S.sum() - r.sum()) < 4 * np.sqrt(r.sum())  # mean r
+    assert abs(((S - r) ** 2).sum() - r.sum()) < 0.1 * r.sum()  # variance r
+    multiple = (1 - np.exp(-r) * (1 + r)).sum()  # expected steps with >= 2
     assert abs((S >= 2).sum() - multiple) < 4 * np.sqrt(multiple)
 
 
@@ -113,6 +131,6 @@ def test_poisson_counts_after_a_zeroed_state_are_not_a_burst():
     mon = StateMonitor(net.layer("hidden1").neurons, ["S", "r"], record=True, when="end", order=5)
     net.network.add(mon)
     Simulator(net).test(np.random.default_rng(0).uniform(0, 1, (20, 12)), np.zeros(20, int), seed=3)
-    first = np.arange(20) * cfg.test_steps                                     # each example's first step
+    first = np.arange(20) * cfg.test_steps  # each example's first step
     S, r = mon.S[:, first].astype(float), mon.r[:, first]
     assert abs(S.sum() - r.sum()) < 4 * np.sqrt(r.sum()) + 1

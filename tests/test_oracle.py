@@ -16,8 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
 from oracle import OracleNetwork, init_statistics, kernel, sigma  # noqa: E402
 
-LAM = 0.2                       # lambda_max per ms
-GL, GB, GA = 0.1, 0.6, 0.05     # 1/tau_L, g_B, g_A
+LAM = 0.2  # lambda_max per ms
+GL, GB, GA = 0.1, 0.6, 0.05  # 1/tau_L, g_B, g_A
 
 
 def sig_prime(x):
@@ -28,15 +28,35 @@ def sig_prime(x):
 def make_params(**overrides):
     """REF-NS-like parameters (everything non-spiking, conductances off)."""
     params = dict(
-        n_inputs=3, n_hidden=(2,), n_outputs=10, units_per_class=1,
-        dt=1.0, spike_memory=1, window_steps=1, test_window_steps=1,
-        lambda_max=LAM, tau_s=3.0, tau_L=10.0, g_B=GB, g_A=GA, E_E=8.0, E_I=-8.0,
-        conductances=False, broadcast=True, spiking_feedback=False,
-        spiking_feedforward=False, symmetric_weights=False,
-        noisy_symmetric_weights=False, sparse_feedback=False,
-        update_feedback_weights=False, apical_conductance=False, feedback_bias=False,
-        learning_rates=(0.21, 0.21), feedback_learning_rates=(0.0,),
-        kernel="truncated", sparse_feedback_rescale_each_example=False,
+        n_inputs=3,
+        n_hidden=(2,),
+        n_outputs=10,
+        units_per_class=1,
+        dt=1.0,
+        spike_memory=1,
+        window_steps=1,
+        test_window_steps=1,
+        lambda_max=LAM,
+        tau_s=3.0,
+        tau_L=10.0,
+        g_B=GB,
+        g_A=GA,
+        E_E=8.0,
+        E_I=-8.0,
+        conductances=False,
+        broadcast=True,
+        spiking_feedback=False,
+        spiking_feedforward=False,
+        symmetric_weights=False,
+        noisy_symmetric_weights=False,
+        sparse_feedback=False,
+        update_feedback_weights=False,
+        apical_conductance=False,
+        feedback_bias=False,
+        learning_rates=(0.21, 0.21),
+        feedback_learning_rates=(0.0,),
+        kernel="truncated",
+        sparse_feedback_rescale_each_example=False,
     )
     params.update(overrides)
     return params
@@ -48,12 +68,12 @@ def random_weights(sizes, broadcast=True, seed=1):
     L = len(sizes) - 2
     W = [rng.uniform(-1, 1, (sizes[l], sizes[l - 1])) for l in range(1, L + 2)]
     b = [rng.uniform(-1, 1, sizes[l]) for l in range(1, L + 2)]
-    Y = [rng.uniform(-1, 1, (sizes[l], sizes[-1] if broadcast else sizes[l + 1]))
-         for l in range(1, L + 1)]
+    Y = [rng.uniform(-1, 1, (sizes[l], sizes[-1] if broadcast else sizes[l + 1])) for l in range(1, L + 1)]
     return W, b, Y
 
 
 # ---------------------------------------------------------------- section 2
+
 
 def test_kernel_values_and_sums():
     k = kernel(10, 3.0, 10.0)
@@ -72,6 +92,7 @@ def test_sigma():
 
 # ---------------------------------------------------------------- section 6
 
+
 def test_init_statistics_check_values():
     W_mean, W_sd = init_statistics(784, 0.2)
     assert W_mean == pytest.approx(0.018707, abs=1e-6)
@@ -82,6 +103,7 @@ def test_init_statistics_check_values():
 
 
 # ---------------------------------------------------------------- section 3
+
 
 def test_gains_and_learning_constants():
     W, b, Y = random_weights((3, 2, 10))
@@ -105,6 +127,7 @@ def test_gains_and_learning_constants():
 
 
 # ------------------------------------------------- section 4: worked case
+
 
 def test_worked_case_two_step_phases_broadcast():
     """T_f = T_t = 2, K = 1, conductances off, 3-2-10, everything by hand."""
@@ -149,7 +172,7 @@ def test_worked_case_two_step_phases_broadcast():
     np.testing.assert_allclose(net.b[1], b2 + 0.21 * 500 * e2)
     np.testing.assert_allclose(net.W[0], W1 + 0.21 * 100 * np.outer(e1, p1))
     np.testing.assert_allclose(net.b[0], b1 + 0.21 * 100 * e1)
-    np.testing.assert_allclose(net.Y[0], Y1)        # no feedback learning
+    np.testing.assert_allclose(net.Y[0], Y1)  # no feedback learning
     assert res["loss"] == pytest.approx(np.mean((r2t - r2f) ** 2))
     # the caller's arrays were copied, not modified
     np.testing.assert_allclose(W[0], W1)
@@ -170,8 +193,9 @@ def test_nonbroadcast_lower_layer_apical_unchanged_between_phases():
     the apical input of layer 1 is identical in both phases (no spiking noise),
     so e_1 = 0 and W_1 does not move."""
     W, b, Y = random_weights((3, 2, 2, 10), broadcast=False, seed=5)
-    params = make_params(n_hidden=(2, 2), broadcast=False, learning_rates=(0.2, 0.2, 0.2),
-                         feedback_learning_rates=(0.0, 0.0))
+    params = make_params(
+        n_hidden=(2, 2), broadcast=False, learning_rates=(0.2, 0.2, 0.2), feedback_learning_rates=(0.0, 0.0)
+    )
     net = OracleNetwork(params, W, b, Y)
     res = net.train_example(np.array([1.0, 0.0, 0.5]), 4, 2, 2, rng=np.random.default_rng(0))
     # q_1 = r_2(t-1), q_2 = r_out(t-1)
@@ -186,6 +210,7 @@ def test_nonbroadcast_lower_layer_apical_unchanged_between_phases():
 
 
 # ------------------------------------------ section 3: soma, conductances on
+
 
 def _one_unit_net(**overrides):
     """1 input -> 1 hidden -> 10 outputs with simple numbers (dt = 0.5 ms)."""
@@ -218,14 +243,14 @@ def test_hidden_soma_euler_step_without_apical_conductance():
     res = net.test_example(np.array([1.0]), 2, rng=np.random.default_rng(0))
     # u1 = 0.5*0.6*0.7 = 0.21; u2 = 0.21 + 0.5*(-0.021 + 0.6*0.49) = 0.3465
     np.testing.assert_allclose(res["u"][0][:, 0], [0.21, 0.3465])
-    assert res["a"][0][1, 0] == pytest.approx(0.6872212584)   # computed, unused
+    assert res["a"][0][1, 0] == pytest.approx(0.6872212584)  # computed, unused
 
 
 def test_output_euler_step_in_target_phase():
     net = _one_unit_net()
     res = net.train_example(np.array([1.0]), 2, 1, 1, rng=np.random.default_rng(0))
     u_out = res["u"][1]
-    np.testing.assert_allclose(u_out[0], np.full(10, 0.3))        # forward, no teaching
+    np.testing.assert_allclose(u_out[0], np.full(10, 0.3))  # forward, no teaching
     # target: I uses u(t-1) = 0.3;
     # target unit 0.3 + 0.5*(-0.03 + 0.42 + (8 - 0.3)) = 4.345
     # other units 0.3 + 0.5*(-0.03 + 0.42 + (-8 - 0.3)) = -3.655
@@ -251,14 +276,15 @@ def test_output_target_steady_state_without_conductances():
     net = OracleNetwork(params, W, b, Y)
     res = net.train_example(np.array([0.3, 0.3, 0.3]), 4, 2, 2, rng=np.random.default_rng(0))
     u = res["u"][1]
-    np.testing.assert_allclose(u[:2], 0.857142857, rtol=1e-8)     # forward: kD * d
-    expected = np.full(20, -4.352941176)                            # (0.6 - 8) / 1.7
-    expected[8:10] = 5.058823529                                    # (0.6 + 8) / 1.7
+    np.testing.assert_allclose(u[:2], 0.857142857, rtol=1e-8)  # forward: kD * d
+    expected = np.full(20, -4.352941176)  # (0.6 - 8) / 1.7
+    expected[8:10] = 5.058823529  # (0.6 + 8) / 1.7
     np.testing.assert_allclose(u[2], expected, rtol=1e-8)
     np.testing.assert_allclose(u[3], expected, rtol=1e-8)
 
 
 # ---------------------------------------------------------------- section 5
+
 
 def test_single_output_layer_update_by_hand():
     """L = 0, W = 0, b = 0, x = (1, 0.5), eta = 0.1.
@@ -267,8 +293,7 @@ def test_single_output_layer_update_by_hand():
     r^t = 0.2*sigma(4.70588) = 0.1982078; e = (0.6/0.7)*0.2*0.25*(r^t - 0.1)
     = 0.0042089; dW = 0.1*500*e*(0.2, 0.1); other units: e = -0.0042089.
     """
-    params = make_params(n_inputs=2, n_hidden=(), learning_rates=(0.1,),
-                         feedback_learning_rates=())
+    params = make_params(n_inputs=2, n_hidden=(), learning_rates=(0.1,), feedback_learning_rates=())
     net = OracleNetwork(params, [np.zeros((10, 2))], [np.zeros(10)], [])
     res = net.train_example(np.array([1.0, 0.5]), 6, 2, 2, rng=np.random.default_rng(0))
     e = np.full(10, -0.0042089065)
@@ -279,26 +304,25 @@ def test_single_output_layer_update_by_hand():
     dW = np.tile([-0.0420890650, -0.0210445325], (10, 1))
     dW[6] *= -1
     np.testing.assert_allclose(net.W[0], dW, rtol=1e-7)
-    np.testing.assert_allclose(net.b[0], 50 * e, rtol=1e-7)    # 0.1*500*e = 0.2104453
+    np.testing.assert_allclose(net.b[0], 50 * e, rtol=1e-7)  # 0.1*500*e = 0.2104453
     assert res["loss"] == pytest.approx(0.0982078183**2, rel=1e-8)  # |r^t - 0.1| equal for all
-    assert res["prediction"] == 0                               # all u^f equal -> first index
+    assert res["prediction"] == 0  # all u^f equal -> first index
 
 
 def test_feedback_learning_and_feedback_bias():
     W, b, Y = random_weights((3, 2, 10), seed=7)
-    params = make_params(update_feedback_weights=True, feedback_bias=True,
-                         feedback_learning_rates=(0.3,))
+    params = make_params(update_feedback_weights=True, feedback_bias=True, feedback_learning_rates=(0.3,))
     c = [np.array([0.1, -0.2])]
     net = OracleNetwork(params, W, b, Y, c=c)
     res = net.train_example(np.array([0.4, 0.1, 0.8]), 1, 2, 2, rng=np.random.default_rng(0))
     lam = 0.2
-    a_f = res["a"][0][1]                  # K = 1: forward window = step 2
+    a_f = res["a"][0][1]  # K = 1: forward window = step 2
     u_f = res["u"][0][1]
     q_f = res["q"][0][1]
     np.testing.assert_allclose(a_f, Y[0] @ q_f + c[0])
     e_Y = sig_prime(a_f) * (lam * sigma(u_f) - sigma(a_f))
     np.testing.assert_allclose(res["e_Y"][0], e_Y)
-    np.testing.assert_allclose(net.Y[0], Y[0] + 0.3 * np.outer(e_Y, q_f))   # no P factor
+    np.testing.assert_allclose(net.Y[0], Y[0] + 0.3 * np.outer(e_Y, q_f))  # no P factor
     np.testing.assert_allclose(net.c[0], c[0] + 0.3 * e_Y)
     assert np.abs(net.Y[0] - Y[0]).max() > 0
 
@@ -306,24 +330,27 @@ def test_feedback_learning_and_feedback_bias():
 def test_sparse_feedback_fixed_and_quirk():
     W, b, Y = random_weights((3, 2, 10), seed=9)
     mask = np.zeros((2, 10), dtype=bool)
-    mask[:, :8] = True                         # 16 of 20 entries = floor(0.8 * 20)
+    mask[:, :8] = True  # 16 of 20 entries = floor(0.8 * 20)
     Y0 = [np.where(mask, 0.0, Y[0])]
     x = np.array([0.4, 0.1, 0.8])
     results = {}
     for quirk in (False, True):
-        params = make_params(update_feedback_weights=True, sparse_feedback=True,
-                             feedback_learning_rates=(0.3,),
-                             sparse_feedback_rescale_each_example=quirk)
+        params = make_params(
+            update_feedback_weights=True,
+            sparse_feedback=True,
+            feedback_learning_rates=(0.3,),
+            sparse_feedback_rescale_each_example=quirk,
+        )
         net = OracleNetwork(params, W, b, Y0, sparse_masks=[mask])
         res = net.train_example(x, 1, 2, 2, rng=np.random.default_rng(0))
         learned = Y0[0] + 0.3 * np.outer(res["e_Y"][0], res["q_f_mean"][0])
         results[quirk] = (net.Y[0], learned)
     Y_fixed, learned = results[False]
     np.testing.assert_array_equal(Y_fixed[mask], 0.0)
-    np.testing.assert_allclose(Y_fixed[~mask], learned[~mask])       # no x5
+    np.testing.assert_allclose(Y_fixed[~mask], learned[~mask])  # no x5
     Y_quirk, learned = results[True]
     np.testing.assert_array_equal(Y_quirk[mask], 0.0)
-    np.testing.assert_allclose(Y_quirk[~mask], 5 * learned[~mask])   # REF x5 growth
+    np.testing.assert_allclose(Y_quirk[~mask], 5 * learned[~mask])  # REF x5 growth
 
 
 def test_symmetric_sparse_feedback_is_rebuilt_then_scaled():
@@ -342,8 +369,9 @@ def test_symmetric_weights_broadcast_and_not():
     sizes = (3, 4, 3, 10)
     x = np.array([0.4, 0.1, 0.8])
     W, b, Y = random_weights(sizes, broadcast=True, seed=13)
-    params = make_params(n_hidden=(4, 3), symmetric_weights=True,
-                         learning_rates=(0.1, 0.1, 0.1), feedback_learning_rates=(0.0, 0.0))
+    params = make_params(
+        n_hidden=(4, 3), symmetric_weights=True, learning_rates=(0.1, 0.1, 0.1), feedback_learning_rates=(0.0, 0.0)
+    )
     net = OracleNetwork(params, W, b, Y)
     net.train_example(x, 2, 2, 2, rng=np.random.default_rng(0))
     assert not np.allclose(net.W[2], W[2])
@@ -360,8 +388,13 @@ def test_symmetric_weights_broadcast_and_not():
 def test_noisy_symmetric_weights():
     sizes = (3, 4, 3, 10)
     x = np.array([0.4, 0.1, 0.8])
-    params = make_params(n_hidden=(4, 3), symmetric_weights=True, noisy_symmetric_weights=True,
-                         learning_rates=(0.1, 0.1, 0.1), feedback_learning_rates=(0.0, 0.0))
+    params = make_params(
+        n_hidden=(4, 3),
+        symmetric_weights=True,
+        noisy_symmetric_weights=True,
+        learning_rates=(0.1, 0.1, 0.1),
+        feedback_learning_rates=(0.0, 0.0),
+    )
     # non-broadcast QUIRK: one scalar per layer added to every entry
     W, b, Y = random_weights(sizes, broadcast=False, seed=17)
     net = OracleNetwork(dict(params, broadcast=False), W, b, Y)
@@ -382,18 +415,28 @@ def test_noisy_symmetric_weights():
 
 # ------------------------------------------------- section 2: spiking paths
 
+
 def _spiking_net(kernel_name, seed=19):
-    params = make_params(n_inputs=4, n_hidden=(3,), spike_memory=3, window_steps=2,
-                         spiking_feedforward=True, spiking_feedback=True,
-                         kernel=kernel_name)
+    params = make_params(
+        n_inputs=4,
+        n_hidden=(3,),
+        spike_memory=3,
+        window_steps=2,
+        spiking_feedforward=True,
+        spiking_feedback=True,
+        kernel=kernel_name,
+    )
     W, b, Y = random_weights((4, 3, 10), seed=seed)
     return OracleNetwork(params, W, b, Y), W, b, Y
 
 
 def _counts(seed, n_steps):
     rng = np.random.default_rng(seed)
-    return {0: rng.integers(0, 3, (n_steps, 4)), 1: rng.integers(0, 2, (n_steps, 3)),
-            2: rng.integers(0, 2, (n_steps, 10))}
+    return {
+        0: rng.integers(0, 3, (n_steps, 4)),
+        1: rng.integers(0, 2, (n_steps, 3)),
+        2: rng.integers(0, 2, (n_steps, 10)),
+    }
 
 
 def _fir(counts, t, lags, kappa_fn, lag0=0):
@@ -415,14 +458,14 @@ def test_spiking_filtering_feedback_lag_and_windows(kernel_name):
     net, W, b, Y = _spiking_net(kernel_name)
     T_f, T_t = 4, 3
     S = _counts(23, T_f + T_t)
-    res = net.train_example(np.full(4, 0.5), 1, T_f, T_t, spikes=S)      # no rng needed
+    res = net.train_example(np.full(4, 0.5), 1, T_f, T_t, spikes=S)  # no rng needed
     for layer in (0, 1, 2):
         np.testing.assert_array_equal(res["spikes"][layer], S[layer])
     for t in range(T_f + T_t):
         lags = 3 if kernel_name == "truncated" else t + 1
-        p1 = _fir(S[0], t, lags, _kappa)                 # newest count at kappa(1)
-        p2 = _fir(S[1], t, lags, _kappa)                 # same-step hidden spikes
-        q1 = _fir(S[2], t, lags, _kappa, lag0=1)         # output as of t-1
+        p1 = _fir(S[0], t, lags, _kappa)  # newest count at kappa(1)
+        p2 = _fir(S[1], t, lags, _kappa)  # same-step hidden spikes
+        q1 = _fir(S[2], t, lags, _kappa, lag0=1)  # output as of t-1
         np.testing.assert_allclose(res["p"][0][t], p1)
         np.testing.assert_allclose(res["p"][1][t], p2)
         np.testing.assert_allclose(res["q"][0][t], q1)
@@ -445,27 +488,26 @@ def test_spiking_filtering_feedback_lag_and_windows(kernel_name):
 def test_truncated_kernel_value_by_hand():
     # a single input spike at step 0 contributes kappa(1..3) at steps 0..2, then 0
     net, W, b, Y = _spiking_net("truncated")
-    S = {0: np.zeros((5, 4), dtype=int), 1: np.zeros((5, 3), dtype=int),
-         2: np.zeros((5, 10), dtype=int)}
+    S = {0: np.zeros((5, 4), dtype=int), 1: np.zeros((5, 3), dtype=int), 2: np.zeros((5, 10), dtype=int)}
     S[0][0, 2] = 1
     res = net.test_example(np.zeros(4), 5, spikes=S)
-    np.testing.assert_allclose(res["p"][0][:, 2], [0.0269009, 0.0436162, 0.0532770, 0, 0],
-                               atol=1e-7)
+    np.testing.assert_allclose(res["p"][0][:, 2], [0.0269009, 0.0436162, 0.0532770, 0, 0], atol=1e-7)
 
 
 # ---------------------------------------------------------------- section 7
+
 
 def test_test_example_resets_and_predicts():
     params = make_params(n_outputs=20, units_per_class=2, test_window_steps=2)
     W, b, Y = random_weights((3, 2, 20), seed=31)
     net = OracleNetwork(params, W, b, Y)
     x = np.array([0.9, 0.2, 0.4])
-    net.train_example(x, 1, 2, 2, rng=np.random.default_rng(0))   # leaves non-zero state
+    net.train_example(x, 1, 2, 2, rng=np.random.default_rng(0))  # leaves non-zero state
     fresh = OracleNetwork(params, net.W, net.b, net.Y)
     res = net.test_example(x, 3, rng=np.random.default_rng(0))
     ref = fresh.test_example(x, 3, rng=np.random.default_rng(0))
     np.testing.assert_allclose(res["u"][1], ref["u"][1])
-    np.testing.assert_allclose(res["a"][0][0], np.zeros(2))       # zero feedback after reset
+    np.testing.assert_allclose(res["a"][0][0], np.zeros(2))  # zero feedback after reset
     u_mean = res["u"][1][1:].mean(axis=0)
     np.testing.assert_allclose(res["u_out_mean"], u_mean)
     groups = u_mean.reshape(10, 2).mean(axis=1)
@@ -474,8 +516,8 @@ def test_test_example_resets_and_predicts():
     # ties -> first index; the largest group wins regardless of single units
     W2 = np.zeros((20, 2))
     b2 = np.zeros(20)
-    b2[[4, 5]] = 1.0            # class 2 mean 1.0
-    b2[[6, 7]] = [3.0, -2.0]    # class 3 mean 0.5 (has the largest single unit)
+    b2[[4, 5]] = 1.0  # class 2 mean 1.0
+    b2[[6, 7]] = [3.0, -2.0]  # class 3 mean 0.5 (has the largest single unit)
     net = OracleNetwork(params, [W[0], W2], [b[0], b2], Y)
     res = net.test_example(x, 3, rng=np.random.default_rng(0))
     assert res["prediction"] == 2
@@ -485,6 +527,7 @@ def test_test_example_resets_and_predicts():
 
 
 # ------------------------------------------------------- misc / contract
+
 
 def test_window_longer_than_phase_raises():
     W, b, Y = random_weights((3, 2, 10))
@@ -499,7 +542,7 @@ def test_window_longer_than_phase_raises():
 
 def test_poisson_draw_order_and_input_drawn_when_unused():
     W, b, Y = random_weights((3, 2, 10))
-    net = OracleNetwork(make_params(), W, b, Y)       # spiking feedforward off
+    net = OracleNetwork(make_params(), W, b, Y)  # spiking feedforward off
     x = np.array([1.0, 0.5, 0.0])
     res = net.test_example(x, 2, rng=np.random.default_rng(42))
     rng = np.random.default_rng(42)
@@ -509,7 +552,7 @@ def test_poisson_draw_order_and_input_drawn_when_unused():
         np.testing.assert_array_equal(res["spikes"][2][t], rng.poisson(res["r"][1][t]))
     np.testing.assert_array_equal(res["spikes"][0][:, 2], [0, 0])
     with pytest.raises(ValueError):
-        net.test_example(x, 2)          # something must be drawn, no rng
+        net.test_example(x, 2)  # something must be drawn, no rng
 
 
 def test_missing_parameter_and_bad_sizes_raise():

@@ -1,4 +1,5 @@
 """Every Python code block of README.md runs as written."""
+
 import re
 from pathlib import Path
 
@@ -21,4 +22,4 @@ def test_readme_block_runs(k, capsys):
         exec(compile(BLOCKS[k], f"README.md block {k}", "exec"), {})
     finally:
         prefs.codegen.target = "auto"
-    assert capsys.readouterr().out.strip()          # every block prints its result
+    assert capsys.readouterr().out.strip()  # every block prints its result

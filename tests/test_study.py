@@ -1,4 +1,5 @@
 """The study experiments `scalability` and `learning_dynamics` (issue 6): smoke budget, resume, plots."""
+
 import csv
 import json
 
@@ -7,16 +8,17 @@ import pytest
 import brian_segdend.baselines
 import brian_segdend.training
 from brian_segdend.cli import main
-from brian_segdend.study import run_experiment
-from brian_segdend.study import dynamics, scalability
+from brian_segdend.study import dynamics, run_experiment, scalability
 
 N_MODELS, N_DATASETS = len(scalability.MODELS), 3
 
 
 def _forbid_training(monkeypatch):
     """Make every train function raise, so a test fails if anything would be trained."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("training was called")
+
     monkeypatch.setattr(brian_segdend.training, "train", refuse)
     monkeypatch.setattr(brian_segdend.baselines, "train", refuse)
 
@@ -25,6 +27,7 @@ def _forbid_training(monkeypatch):
 def smoke(tmp_path_factory):
     """The whole smoke budget of `scalability` (every model x dataset; runtime numpy for the spiking models)."""
     from brian2 import prefs
+
     out = tmp_path_factory.mktemp("scalability")
     try:
         result = run_experiment("scalability", "smoke", out, progress=False)
@@ -42,10 +45,19 @@ def test_smoke_writes_table_figure_and_run_directories(smoke):
     out, result = smoke
     rows = _table(out)
     assert len(rows) == N_MODELS * N_DATASETS
-    assert {(r["model"], r["dataset"]) for r in rows} == {(m, d) for m in scalability.MODELS
-                                                          for d in ("mnist", "fashion-mnist", "cifar10")}
-    for column in ("test_accuracy_mean", "test_accuracy_sd", "n_seeds", "epochs", "n_train", "n_test",
-                   "val_accuracy_mean", "lange_10_epochs"):
+    assert {(r["model"], r["dataset"]) for r in rows} == {
+        (m, d) for m in scalability.MODELS for d in ("mnist", "fashion-mnist", "cifar10")
+    }
+    for column in (
+        "test_accuracy_mean",
+        "test_accuracy_sd",
+        "n_seeds",
+        "epochs",
+        "n_train",
+        "n_test",
+        "val_accuracy_mean",
+        "lange_10_epochs",
+    ):
         assert column in rows[0]
     for r in rows:
         assert 0.0 <= float(r["test_accuracy_mean"]) <= 100.0
@@ -79,7 +91,7 @@ def test_resume_skips_finished_runs(smoke, monkeypatch, capsys):
 def test_existing_run_needs_resume_and_the_same_budget(smoke, tmp_path):
     stray = tmp_path / "runs" / "bp-mlp_mnist_s0"
     stray.mkdir(parents=True)
-    (stray / "checkpoint.npz").write_bytes(b"")           # left by another budget, without study.json
+    (stray / "checkpoint.npz").write_bytes(b"")  # left by another budget, without study.json
     with pytest.raises(ValueError, match="checkpoint of unknown budget"):
         scalability.run("smoke", tmp_path, resume=True, progress=False, models="bp-mlp", datasets="mnist")
     out, _ = smoke
@@ -95,13 +107,14 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 
     def killed_after_one_epoch(kind, params, dataset, epochs, seed, out_dir, **kw):
         calls.append((seed, kw["resume"]))
-        if seed == 1:                      # seed 1 is "killed" after its first epoch's checkpoint
+        if seed == 1:  # seed 1 is "killed" after its first epoch's checkpoint
             real(kind, params, dataset, 1, seed, out_dir, **kw)
             raise KeyboardInterrupt
         return real(kind, params, dataset, epochs, seed, out_dir, **kw)
 
-    options = dict(models="bp-mlp", datasets="mnist", seeds=2, epochs=2, n_train=100, n_val=20, n_test=50,
-                   progress=False)
+    options = dict(
+        models="bp-mlp", datasets="mnist", seeds=2, epochs=2, n_train=100, n_val=20, n_test=50, progress=False
+    )
     monkeypatch.setattr(brian_segdend.baselines, "train", killed_after_one_epoch)
     with pytest.raises(KeyboardInterrupt):
         scalability.run("smoke", tmp_path, **options)
@@ -110,15 +123,16 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     first_epoch = json.loads((runs / "bp-mlp_mnist_s1" / "results.json").read_text())["epochs"]
     assert [e["epoch"] for e in first_epoch] == [1]
     n_calls = len(calls)
-    partial = scalability.run("smoke", tmp_path, table_only=True, **options)         # trains nothing
+    partial = scalability.run("smoke", tmp_path, table_only=True, **options)  # trains nothing
     assert len(calls) == n_calls and [r["n_seeds"] for r in partial["rows"]] == [1]
     assert (tmp_path / "table.md").exists()
 
     calls.clear()
-    monkeypatch.setattr(brian_segdend.baselines, "train",
-                        lambda *a, **kw: (calls.append((a[4], kw["resume"])), real(*a, **kw))[1])
+    monkeypatch.setattr(
+        brian_segdend.baselines, "train", lambda *a, **kw: (calls.append((a[4], kw["resume"])), real(*a, **kw))[1]
+    )
     result = scalability.run("smoke", tmp_path, resume=True, **options)
-    assert calls == [(1, True)]                            # seed 0 skipped, seed 1 continued
+    assert calls == [(1, True)]  # seed 0 skipped, seed 1 continued
     assert (runs / "bp-mlp_mnist_s0" / "results.json").read_text() == finished
     epochs = json.loads((runs / "bp-mlp_mnist_s1" / "results.json").read_text())["epochs"]
     assert [e["epoch"] for e in epochs] == [1, 2]
@@ -133,24 +147,38 @@ def test_full_budget_prints_its_expected_duration(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "expected duration:" in text and " h " in text
     assert not (tmp_path / "runs").exists()
-    few = scalability.plan_runs("full", models="ref-s,bp-mlp", datasets_="mnist", seeds=2, n_train=1000,
-                                overrides=["ref-s.n_train=500", "baselines.epochs=3"])
+    few = scalability.plan_runs(
+        "full",
+        models="ref-s,bp-mlp",
+        datasets_="mnist",
+        seeds=2,
+        n_train=1000,
+        overrides=["ref-s.n_train=500", "baselines.epochs=3"],
+    )
     assert [(p.model, p.seed, p.epochs, p.n_train) for p in few] == [
-        ("ref-s", 0, 10, 500), ("ref-s", 1, 10, 500), ("bp-mlp", 0, 3, 1000), ("bp-mlp", 1, 3, 1000)]
+        ("ref-s", 0, 10, 500),
+        ("ref-s", 1, 10, 500),
+        ("bp-mlp", 0, 3, 1000),
+        ("bp-mlp", 1, 3, 1000),
+    ]
     assert scalability.expected_seconds(few) > scalability.expected_seconds(few[2:])
     assert scalability._budget_note(few) == (
         "Budget: ref-s: 2 seed(s) x 10 epoch(s) of 500 training examples, 5000 validation, all test examples; "
-        "bp-mlp: 2 seed(s) x 3 epoch(s) of 1000 training examples, 5000 validation, all test examples.")
+        "bp-mlp: 2 seed(s) x 3 epoch(s) of 1000 training examples, 5000 validation, all test examples."
+    )
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(models="bp-mlp,nope"), "unknown model 'nope'"),
-    (dict(datasets="svhn"), "unknown dataset 'svhn'"),
-    (dict(overrides=["ref-s.lr=3"]), "unknown budget key 'lr'"),
-    (dict(overrides=["resnet.epochs=3"]), "unknown override target 'resnet'"),
-    (dict(overrides=["bp-mlp.n_hidden=3"]), "n_hidden applies to segregated-dendrite models only"),
-    (dict(epochs=0), "epochs=0 must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(models="bp-mlp,nope"), "unknown model 'nope'"),
+        (dict(datasets="svhn"), "unknown dataset 'svhn'"),
+        (dict(overrides=["ref-s.lr=3"]), "unknown budget key 'lr'"),
+        (dict(overrides=["resnet.epochs=3"]), "unknown override target 'resnet'"),
+        (dict(overrides=["bp-mlp.n_hidden=3"]), "n_hidden applies to segregated-dendrite models only"),
+        (dict(epochs=0), "epochs=0 must be >= 1"),
+    ],
+)
 def test_bad_values_are_named(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
         scalability.run("full", tmp_path, dry_run=True, **options)
@@ -165,13 +193,17 @@ def test_unknown_budget_is_named(tmp_path):
 
 # ------------------------------------------------------------------ learning dynamics
 
+
 def _write_run(runs, model, dataset, seed, train, val, n=1000):
     folder = runs / f"{model}_{dataset}_s{seed}"
     folder.mkdir(parents=True)
-    epochs = [{"epoch": k + 1, "examples_seen": (k + 1) * n, "train_error": t, "val_error": v, "test_error": v}
-              for k, (t, v) in enumerate(zip(train, val))]
-    (folder / "results.json").write_text(json.dumps(
-        {"model": model, "dataset": dataset, "config": {}, "seed": seed, "epochs": epochs}))
+    epochs = [
+        {"epoch": k + 1, "examples_seen": (k + 1) * n, "train_error": t, "val_error": v, "test_error": v}
+        for k, (t, v) in enumerate(zip(train, val))
+    ]
+    (folder / "results.json").write_text(
+        json.dumps({"model": model, "dataset": dataset, "config": {}, "seed": seed, "epochs": epochs})
+    )
 
 
 def test_learning_dynamics_plots_saved_results_without_training(tmp_path, monkeypatch):
@@ -187,10 +219,15 @@ def test_learning_dynamics_plots_saved_results_without_training(tmp_path, monkey
     with open(tmp_path / "fig" / "curves.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["model"], r["epoch"]) for r in rows if r["dataset"] == "mnist"] == [
-        ("ref-s", "1"), ("ref-s", "2"), ("bp-mlp", "1"), ("bp-mlp", "2"), ("bp-mlp", "3")]
+        ("ref-s", "1"),
+        ("ref-s", "2"),
+        ("bp-mlp", "1"),
+        ("bp-mlp", "2"),
+        ("bp-mlp", "3"),
+    ]
     mlp2 = next(r for r in rows if r["model"] == "bp-mlp" and r["epoch"] == "2")
     assert float(mlp2["train_error_mean"]) == pytest.approx(11.0)
-    assert float(mlp2["train_error_sd"]) == pytest.approx(2 ** 0.5)
+    assert float(mlp2["train_error_sd"]) == pytest.approx(2**0.5)
     assert float(mlp2["val_error_mean"]) == pytest.approx(9.0) and mlp2["n_seeds"] == "2"
     assert float(mlp2["examples_seen"]) == 2000
     ref = next(r for r in rows if r["model"] == "ref-s" and r["epoch"] == "2")
@@ -214,11 +251,15 @@ def test_learning_dynamics_refuses_without_results(tmp_path, capsys):
 def test_learning_dynamics_from_the_smoke_runs(smoke, tmp_path, monkeypatch):
     out, _ = smoke
     _forbid_training(monkeypatch)
-    code = main(["experiment", "learning_dynamics", "--budget", "smoke", "--runs", str(out / "runs"),
-                 "--out", str(tmp_path)])
+    code = main(
+        ["experiment", "learning_dynamics", "--budget", "smoke", "--runs", str(out / "runs"), "--out", str(tmp_path)]
+    )
     assert code == 0
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
-        "learning_dynamics_cifar10.png", "learning_dynamics_fashion-mnist.png", "learning_dynamics_mnist.png"]
+        "learning_dynamics_cifar10.png",
+        "learning_dynamics_fashion-mnist.png",
+        "learning_dynamics_mnist.png",
+    ]
     with open(tmp_path / "curves.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == N_MODELS * N_DATASETS

@@ -1,4 +1,5 @@
 """Training loop: reproducibility, checkpoints, resume, errors (runtime numpy, tiny synthetic data)."""
+
 import json
 import subprocess
 import sys
@@ -10,8 +11,16 @@ from brian_segdend import ModelConfig
 from brian_segdend.results import CheckpointError
 from brian_segdend.training import evaluate, load_network, train
 
-CFG = ModelConfig(n_inputs=16, n_hidden=(12,), forward_steps=12, target_steps=10, window_steps=4,
-                  test_steps=15, test_window_steps=6, spike_memory=4)
+CFG = ModelConfig(
+    n_inputs=16,
+    n_hidden=(12,),
+    forward_steps=12,
+    target_steps=10,
+    window_steps=4,
+    test_steps=15,
+    test_window_steps=6,
+    spike_memory=4,
+)
 
 
 pytestmark = pytest.mark.usefixtures("numpy_target")
@@ -35,8 +44,17 @@ def test_same_seed_same_result_and_resume_is_bit_identical(tmp_path):
         np.testing.assert_array_equal(a, b)
     # a run "killed" after one epoch, then resumed, ends with the same weights
     train(CFG, data=data(), epochs=1, seed=3, chunk_size=15, out=tmp_path / "killed", progress=False, log=None)
-    resumed = train(CFG, data=data(), epochs=2, seed=3, chunk_size=15, out=tmp_path / "killed", resume=True,
-                    progress=False, log=None)
+    resumed = train(
+        CFG,
+        data=data(),
+        epochs=2,
+        seed=3,
+        chunk_size=15,
+        out=tmp_path / "killed",
+        resume=True,
+        progress=False,
+        log=None,
+    )
     for a, b in zip(weights_of(full)["W"], weights_of(resumed)["W"]):
         np.testing.assert_array_equal(a, b)
     results = json.loads((tmp_path / "killed" / "results.json").read_text())
@@ -58,8 +76,16 @@ def test_different_seed_differs(tmp_path):
 def test_checkpoint_of_other_architecture_is_refused(tmp_path):
     train(CFG, data=data(), epochs=1, seed=0, out=tmp_path / "run", progress=False, log=None)
     with pytest.raises(ValueError, match="another architecture"):
-        train(CFG.replace(n_hidden=(7,)), data=data(), epochs=2, seed=0, out=tmp_path / "run", resume=True,
-              progress=False, log=None)
+        train(
+            CFG.replace(n_hidden=(7,)),
+            data=data(),
+            epochs=2,
+            seed=0,
+            out=tmp_path / "run",
+            resume=True,
+            progress=False,
+            log=None,
+        )
 
 
 def test_corrupt_checkpoint_gives_clear_error(tmp_path):
@@ -74,6 +100,7 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
 
 def test_bad_inputs(tmp_path):
     from brian_segdend import SegregatedDendriteNetwork, Simulator
+
     sim = Simulator(SegregatedDendriteNetwork(CFG, seed=0, capacity=4))
     X, y, _, _ = data()
     with pytest.raises(ValueError, match=r"images have shape \(4, 15\); expected \(n, 16\)"):
@@ -106,6 +133,7 @@ def test_resume_is_bit_identical_under_cpp_standalone(tmp_path):
     """Same as above with the binary rerun per chunk (three builds: ~3 minutes, so ``-m slow``)."""
     from brian2 import device, set_device
     from brian2.devices.device import reinit_and_delete
+
     build = str(tmp_path / "build")
 
     def fresh():
@@ -114,14 +142,46 @@ def test_resume_is_bit_identical_under_cpp_standalone(tmp_path):
 
     try:
         fresh()
-        full = weights_of(train(CFG, data=data(), epochs=2, seed=3, chunk_size=15, out=tmp_path / "full",
-                                progress=False, log=None, build_directory=build))
+        full = weights_of(
+            train(
+                CFG,
+                data=data(),
+                epochs=2,
+                seed=3,
+                chunk_size=15,
+                out=tmp_path / "full",
+                progress=False,
+                log=None,
+                build_directory=build,
+            )
+        )
         fresh()
-        train(CFG, data=data(), epochs=1, seed=3, chunk_size=15, out=tmp_path / "killed", progress=False, log=None,
-              build_directory=build)
+        train(
+            CFG,
+            data=data(),
+            epochs=1,
+            seed=3,
+            chunk_size=15,
+            out=tmp_path / "killed",
+            progress=False,
+            log=None,
+            build_directory=build,
+        )
         fresh()
-        resumed = weights_of(train(CFG, data=data(), epochs=2, seed=3, chunk_size=15, out=tmp_path / "killed",
-                                   resume=True, progress=False, log=None, build_directory=build))
+        resumed = weights_of(
+            train(
+                CFG,
+                data=data(),
+                epochs=2,
+                seed=3,
+                chunk_size=15,
+                out=tmp_path / "killed",
+                resume=True,
+                progress=False,
+                log=None,
+                build_directory=build,
+            )
+        )
         for key in ("W", "b", "Y"):
             for a, b in zip(full[key], resumed[key]):
                 np.testing.assert_array_equal(a, b)

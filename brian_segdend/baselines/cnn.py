@@ -28,7 +28,7 @@ def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator | None 
         h, w = x.shape[2], x.shape[3]
         padded = F.pad(x, (pad, pad, pad, pad))
         offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).tolist()
-        x = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+        x = torch.stack([padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
     return x
 
 

@@ -169,8 +169,15 @@ class TargetPropMLP(_MLPBase):
 
     VARIANTS = ("tp", "dtp", "sdtp")
 
-    def __init__(self, p: TargetPropParams, n_inputs: int, n_classes: int, n_channels: int = 1,
-                 generator=None, variant: str = "dtp"):
+    def __init__(
+        self,
+        p: TargetPropParams,
+        n_inputs: int,
+        n_classes: int,
+        n_channels: int = 1,
+        generator=None,
+        variant: str = "dtp",
+    ):
         if variant not in self.VARIANTS:
             raise ValueError(f"unknown target-propagation variant {variant!r}; valid: {', '.join(self.VARIANTS)}")
         super().__init__(p, n_inputs, n_classes, n_channels)
@@ -210,9 +217,9 @@ class TargetPropMLP(_MLPBase):
                 targets[L - 1] = rules.gradient_target(h, loss_sum, p.target_step)
         for l in range(L - 1, 1, -1):
             if self.variant == "tp":
-                targets[l - 1] = rules.tp_target(lambda h: self.g(l, h), targets[l])
+                targets[l - 1] = rules.tp_target(lambda h, l=l: self.g(l, h), targets[l])
             else:
-                targets[l - 1] = rules.dtp_target(lambda h: self.g(l, h), targets[l], hs[l], hs[l - 1])
+                targets[l - 1] = rules.dtp_target(lambda h, l=l: self.g(l, h), targets[l], hs[l], hs[l - 1])
         return {k: v.detach() for k, v in targets.items()}
 
     def backward_step(self, x, y, generator=None):

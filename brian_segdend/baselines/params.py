@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "ACTIVATIONS",
@@ -175,7 +175,7 @@ class TargetPropParams:
         _check_nonneg("noise_std", self.noise_std)
 
 
-IntOrTuple = Union[int, tuple[int, ...]]
+IntOrTuple = int | tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ class CNNParams:
     kernel_size: IntOrTuple = 3
     stride: IntOrTuple = 1
     padding: IntOrTuple = 1
-    pool: Union[bool, tuple[bool, ...]] = True
+    pool: bool | tuple[bool, ...] = True
     batch_norm: bool = True
     fc_hidden: tuple[int, ...] = (128,)
     dropout: float = 0.25
@@ -323,11 +323,30 @@ def make_params(kind: str, params: dict | None = None):
 
 # Defaults per kind = the configurations of models/<kind>.toml used for the 10-epoch
 # measurements (without the per-dataset overrides listed there).
-_MLP_DEFAULTS = dict(hidden=(500, 500), batch_size=32, learning_rate=0.02, momentum=0.9, optimizer="sgd",
-                     weight_decay=0.0, lr_decay=0.8, normalize_input=True)
-_TP_DEFAULTS = dict(hidden=(500, 500), activation="tanh", batch_size=32, learning_rate=3e-4,
-                    backward_learning_rate=1e-3, target_step=0.1, noise_std=0.1, momentum=0.0,
-                    optimizer="adam", weight_decay=0.0, lr_decay=0.8, normalize_input=True)
+_MLP_DEFAULTS = dict(
+    hidden=(500, 500),
+    batch_size=32,
+    learning_rate=0.02,
+    momentum=0.9,
+    optimizer="sgd",
+    weight_decay=0.0,
+    lr_decay=0.8,
+    normalize_input=True,
+)
+_TP_DEFAULTS = dict(
+    hidden=(500, 500),
+    activation="tanh",
+    batch_size=32,
+    learning_rate=3e-4,
+    backward_learning_rate=1e-3,
+    target_step=0.1,
+    noise_std=0.1,
+    momentum=0.0,
+    optimizer="adam",
+    weight_decay=0.0,
+    lr_decay=0.8,
+    normalize_input=True,
+)
 DEFAULTS: dict[str, dict[str, Any]] = {
     "bp-mlp": dict(_MLP_DEFAULTS, activation="relu"),
     "fa": dict(_MLP_DEFAULTS, activation="tanh", feedback_scale=1.0),
@@ -335,10 +354,25 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "tp": dict(_TP_DEFAULTS, learning_rate=1e-4, backward_learning_rate=3e-3, target_step=1.0),
     "dtp": dict(_TP_DEFAULTS),
     "sdtp": dict(_TP_DEFAULTS),
-    "bp-cnn": dict(channels=(32, 64, 64), kernel_size=3, stride=1, padding=1, pool=True, batch_norm=True,
-                   fc_hidden=(128,), dropout=0.25, augment="none", activation="relu", batch_size=64,
-                   learning_rate=0.05, momentum=0.9, optimizer="sgd", weight_decay=0.0, lr_decay=0.8,
-                   normalize_input=True),
+    "bp-cnn": dict(
+        channels=(32, 64, 64),
+        kernel_size=3,
+        stride=1,
+        padding=1,
+        pool=True,
+        batch_norm=True,
+        fc_hidden=(128,),
+        dropout=0.25,
+        augment="none",
+        activation="relu",
+        batch_size=64,
+        learning_rate=0.05,
+        momentum=0.9,
+        optimizer="sgd",
+        weight_decay=0.0,
+        lr_decay=0.8,
+        normalize_input=True,
+    ),
 }
 
 

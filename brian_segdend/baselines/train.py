@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,9 @@ CHECKPOINT_NAME = "checkpoint.npz"
 _EVAL_BATCH = 1000
 
 
-def build_model(kind: str, params, image_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0) -> torch.nn.Module:
+def build_model(
+    kind: str, params, image_shape: tuple[int, int, int], n_classes: int = 10, seed: int = 0
+) -> torch.nn.Module:
     """Build the model of ``kind`` with parameters ``params`` (record or dict) for ``image_shape`` inputs.
 
     Forward weights come from ``torch.manual_seed(seed)``; fixed random feedback matrices
@@ -77,6 +78,7 @@ def _make_optimizer(model, p) -> tuple[torch.optim.Optimizer, list[float]]:
 
 
 # --- checkpoint (de)serialisation: nested dicts/lists of tensors <-> npz arrays + JSON skeleton ---
+
 
 def _flatten(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(obj, torch.Tensor):
@@ -135,6 +137,7 @@ def load_checkpoint(path) -> dict[str, Any]:
 
 # --- data ---
 
+
 def _prepare_data(dataset, data_dir, seed, max_train_examples, max_test_examples, val_fraction, data=None):
     if dataset not in datasets.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid names are: {', '.join(datasets.DATASETS)}")
@@ -160,7 +163,7 @@ def _error(model, X: torch.Tensor, y: torch.Tensor) -> float | None:
     model.eval()
     correct = 0
     for i in range(0, len(X), _EVAL_BATCH):
-        correct += int((model(X[i:i + _EVAL_BATCH]).argmax(1) == y[i:i + _EVAL_BATCH]).sum())
+        correct += int((model(X[i : i + _EVAL_BATCH]).argmax(1) == y[i : i + _EVAL_BATCH]).sum())
     model.train(was_training)
     return error_percent(correct, len(X))
 
@@ -260,8 +263,17 @@ def train(
     (Xtr, ytr), (Xva, yva), (Xte, yte) = _prepare_data(
         dataset, data_dir, seed, max_train_examples, max_test_examples, val_fraction, data
     )
-    config = _config(kind, p, dataset, epochs, max_train_examples, max_test_examples, val_fraction, dev,
-                     (len(Xtr), len(Xva), len(Xte)))
+    config = _config(
+        kind,
+        p,
+        dataset,
+        epochs,
+        max_train_examples,
+        max_test_examples,
+        val_fraction,
+        dev,
+        (len(Xtr), len(Xva), len(Xte)),
+    )
     Xtr_t, ytr_t = torch.from_numpy(Xtr).to(dev), torch.from_numpy(ytr).to(dev)
     Xva_t, yva_t = torch.from_numpy(Xva).to(dev), torch.from_numpy(yva).to(dev)
     Xte_t, yte_t = torch.from_numpy(Xte).to(dev), torch.from_numpy(yte).to(dev)
@@ -284,7 +296,9 @@ def train(
                     f"cannot resume {str(ckpt_path)!r}: {key} differs (checkpoint {saved!r}, requested {config[key]!r})"
                 )
         if meta.get("seed") != seed:
-            raise ValueError(f"cannot resume {str(ckpt_path)!r}: seed differs (checkpoint {meta.get('seed')}, requested {seed})")
+            raise ValueError(
+                f"cannot resume {str(ckpt_path)!r}: seed differs (checkpoint {meta.get('seed')}, requested {seed})"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if "torch_rng" in state:
@@ -318,10 +332,15 @@ def train(
         gen = torch.Generator(device=dev).manual_seed(eseed + 1)
         t0 = time.perf_counter()
         correct, loss_sum = 0, 0.0
-        bar = tqdm(range(n_batches), desc=f"{kind} {dataset} epoch {epoch}/{epochs}", disable=not progress,
-                   leave=False, mininterval=1.0)
+        bar = tqdm(
+            range(n_batches),
+            desc=f"{kind} {dataset} epoch {epoch}/{epochs}",
+            disable=not progress,
+            leave=False,
+            mininterval=1.0,
+        )
         for b in bar:
-            idx = perm[b * bs:(b + 1) * bs]
+            idx = perm[b * bs : (b + 1) * bs]
             xb, yb = Xtr_t[idx], ytr_t[idx]
             optimizer.zero_grad(set_to_none=True)
             logits = model.backward_step(xb, yb, gen)
@@ -348,21 +367,33 @@ def train(
         )
         wall_before += epoch_time
         if progress:
-            print(f"{kind} {dataset} epoch {epoch}/{epochs}: train {entry['train_error']:.2f}% "
-                  f"val {val_error if val_error is None else round(val_error, 2)}% test {test_error:.2f}% "
-                  f"({entry['examples_per_s']:.0f} ex/s)", flush=True)
-        save_checkpoint(ckpt_path, {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "epoch": epoch,
-            "meta": {"config": json.loads(json.dumps(config)), "seed": seed,
-                     "examples_seen": examples_seen, "wall_time_s": wall_before},
-        })
+            print(
+                f"{kind} {dataset} epoch {epoch}/{epochs}: train {entry['train_error']:.2f}% "
+                f"val {val_error if val_error is None else round(val_error, 2)}% test {test_error:.2f}% "
+                f"({entry['examples_per_s']:.0f} ex/s)",
+                flush=True,
+            )
+        save_checkpoint(
+            ckpt_path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "epoch": epoch,
+                "meta": {
+                    "config": json.loads(json.dumps(config)),
+                    "seed": seed,
+                    "examples_seen": examples_seen,
+                    "wall_time_s": wall_before,
+                },
+            },
+        )
     return dict(entry) if entry is not None else {}
 
 
-def evaluate(out_dir, split: str = "test", data_dir=None, device: str = "cpu", max_examples: int | None = None) -> float:
+def evaluate(
+    out_dir, split: str = "test", data_dir=None, device: str = "cpu", max_examples: int | None = None
+) -> float:
     """Error (percent) of the model saved in ``out_dir/checkpoint.npz`` on a dataset split.
 
     ``split`` is ``"test"`` or ``"train"`` (the whole training split, validation part included).
@@ -370,8 +401,13 @@ def evaluate(out_dir, split: str = "test", data_dir=None, device: str = "cpu", m
     state = load_checkpoint(Path(out_dir) / CHECKPOINT_NAME)
     config = state["meta"]["config"]
     kind, dataset = config["kind"], config["dataset"]
-    model = build_model(kind, make_params(kind, config["params"]), datasets.IMAGE_SHAPES[dataset],
-                        datasets.N_CLASSES[dataset], int(state["meta"]["seed"]))
+    model = build_model(
+        kind,
+        make_params(kind, config["params"]),
+        datasets.IMAGE_SHAPES[dataset],
+        datasets.N_CLASSES[dataset],
+        int(state["meta"]["seed"]),
+    )
     model.load_state_dict(state["model"])
     model.to(torch.device(device))
     X, y = datasets.load(dataset, split, data_dir)

@@ -11,6 +11,7 @@ Each experiment is a module of this package with the same three members:
 ``experiments/<name>.py`` are thin scripts over :func:`run_experiment`; the CLI is
 ``segdend experiment <name> --budget smoke|full``.
 """
+
 from __future__ import annotations
 
 import importlib

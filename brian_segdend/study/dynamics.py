@@ -6,6 +6,7 @@ nothing (run ``scalability`` under the budget you want first). Writes one figure
 ``out/learning_dynamics_<dataset>.png`` (two panels, train and validation error; one line per model,
 the mean over seeds with a ±1 sd band), and ``out/curves.csv`` with the plotted numbers.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,11 +19,13 @@ from .scalability import MODELS, load_runs
 
 __all__ = ["DESCRIPTION", "add_arguments", "run", "curves", "plot_dynamics"]
 
-DESCRIPTION = ("train and validation error against examples seen, per model and dataset, from the saved "
-               "per-epoch results of the scalability runs (no training)")
+DESCRIPTION = (
+    "train and validation error against examples seen, per model and dataset, from the saved "
+    "per-epoch results of the scalability runs (no training)"
+)
 DEFAULT_RUNS = "results/scalability/runs"
 #: Tick positions of the (log) examples axis.
-TICKS = tuple(m * 10 ** e for e in range(1, 8) for m in (1, 2, 5))
+TICKS = tuple(m * 10**e for e in range(1, 8) for m in (1, 2, 5))
 METRICS = (("train_error", "train error % (running, during the epoch)"), ("val_error", "validation error %"))
 
 
@@ -59,10 +62,16 @@ def curves(records):
             groups.setdefault((record["dataset"], record["model"], entry["epoch"]), []).append(entry)
     order = {m: i for i, m in enumerate(MODELS)}
     rows = []
-    for (dataset, model, epoch), entries in sorted(groups.items(), key=lambda kv: (
-            kv[0][0], order.get(kv[0][1], len(order)), kv[0][1], kv[0][2])):
-        row = {"dataset": dataset, "model": model, "epoch": epoch, "n_seeds": len(entries),
-               "examples_seen": float(np.mean([e["examples_seen"] for e in entries]))}
+    for (dataset, model, epoch), entries in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1], kv[0][2])
+    ):
+        row = {
+            "dataset": dataset,
+            "model": model,
+            "epoch": epoch,
+            "n_seeds": len(entries),
+            "examples_seen": float(np.mean([e["examples_seen"] for e in entries])),
+        }
         for key, _ in METRICS:
             values = [e[key] for e in entries if e.get(key) is not None]
             row[f"{key}_mean"] = float(np.mean(values)) if values else None
@@ -74,6 +83,7 @@ def curves(records):
 def plot_dynamics(rows, dataset, path):
     """Train and validation error against examples seen for every model of ``rows`` on ``dataset``."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -92,8 +102,9 @@ def plot_dynamics(rows, dataset, path):
             x = np.array([r["examples_seen"] for r in pts])
             y = np.array([r[f"{key}_mean"] for r in pts])
             sd = np.array([r[f"{key}_sd"] or 0.0 for r in pts])
-            ax.plot(x, y, "o-", color=colours[model], ms=3, lw=1.3,
-                    label=f"{model} (n={max(r['n_seeds'] for r in pts)})")
+            ax.plot(
+                x, y, "o-", color=colours[model], ms=3, lw=1.3, label=f"{model} (n={max(r['n_seeds'] for r in pts)})"
+            )
             ax.fill_between(x, y - sd, y + sd, color=colours[model], alpha=0.2, lw=0)
         ax.set_xscale("log")
         lo, hi = min(r["examples_seen"] for r in mine), max(r["examples_seen"] for r in mine)
@@ -120,8 +131,7 @@ def _examples_label(value, _pos=None):
     return f"{value:g}"
 
 
-def run(budget, out, data_dir=None, resume=False, progress=True, runs=None, models=None, datasets=None,
-        **unknown):
+def run(budget, out, data_dir=None, resume=False, progress=True, runs=None, models=None, datasets=None, **unknown):
     """Plot the learning dynamics of the saved runs; returns ``{'figures', 'curves', 'rows'}``.
 
     Parameters
@@ -153,13 +163,18 @@ def run(budget, out, data_dir=None, resume=False, progress=True, runs=None, mode
     want_sets = _select(datasets, found_sets, _datasets.DATASETS, "dataset")
     records = [r for r in records if r["model"] in want_models and r["dataset"] in want_sets and r["epochs"]]
     if not records:
-        raise FileNotFoundError(f"no per-epoch results for models {want_models} and datasets {want_sets} under "
-                                f"{str(runs or DEFAULT_RUNS)!r}")
+        raise FileNotFoundError(
+            f"no per-epoch results for models {want_models} and datasets {want_sets} under "
+            f"{str(runs or DEFAULT_RUNS)!r}"
+        )
     rows = curves(records)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "curves.csv", rows)
-    figures = [plot_dynamics(rows, d, out / f"learning_dynamics_{d}.png")
-               for d in want_sets if any(r["dataset"] == d for r in rows)]
+    figures = [
+        plot_dynamics(rows, d, out / f"learning_dynamics_{d}.png")
+        for d in want_sets
+        if any(r["dataset"] == d for r in rows)
+    ]
     print(f"learning_dynamics: {len(records)} runs -> {', '.join(str(f) for f in figures)}", flush=True)
     return {"figures": figures, "curves": out / "curves.csv", "rows": rows}

@@ -24,6 +24,7 @@ Files per family in ``<out>/<dataset>/<family>/`` (``<out>/smoke/...`` for the s
 ``segdend`` also ``flag_importance.png|csv``. Across families in ``<out>``: ``robustness.png|csv``
 and ``summary.json``. The best configuration becomes the named model ``bo-<family>-<dataset>``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,11 +46,24 @@ from .. import datasets
 from ..config import FLAGS
 from ..results import atomic_write_text, write_csv
 
-__all__ = ["DESCRIPTION", "FAMILIES", "PENALTY", "BUDGET_SETTINGS", "LANGE_BEST_ACCURACY", "search_space",
-           "to_params", "stratified_subset", "evaluate", "run", "add_arguments"]
+__all__ = [
+    "DESCRIPTION",
+    "FAMILIES",
+    "PENALTY",
+    "BUDGET_SETTINGS",
+    "LANGE_BEST_ACCURACY",
+    "search_space",
+    "to_params",
+    "stratified_subset",
+    "evaluate",
+    "run",
+    "add_arguments",
+]
 
-DESCRIPTION = ("Bayesian optimisation (scikit-optimize) of MLP, CNN and the compartment model over "
-               "Lange's (2018) search spaces, objective k-fold cross-validated error")
+DESCRIPTION = (
+    "Bayesian optimisation (scikit-optimize) of MLP, CNN and the compartment model over "
+    "Lange's (2018) search spaces, objective k-fold cross-validated error"
+)
 FAMILIES = ("mlp", "cnn", "segdend")
 #: Objective (error in percent) told to the optimizer for failed, diverged or timed-out evaluations:
 #: chance level for ten classes.
@@ -65,16 +79,38 @@ MAKE_JOBS = 1
 #: Budget presets; ``None`` for a subset means the whole pool (70 000 MNIST images).
 BUDGET_SETTINGS = {
     # seed 27: its two random compartment-model points are two small networks (quick to compile)
-    "smoke": dict(evaluations=2, subset=300, epochs=1, segdend_subset=60, segdend_epochs=1, folds=3,
-                  max_minutes=None, eval_timeout=400.0, initial_points=2, seed=27),
-    "full": dict(evaluations=50, subset=None, epochs=10, segdend_subset=None, segdend_epochs=10, folds=3,
-                 max_minutes=None, eval_timeout=None, initial_points=None),
+    "smoke": dict(
+        evaluations=2,
+        subset=300,
+        epochs=1,
+        segdend_subset=60,
+        segdend_epochs=1,
+        folds=3,
+        max_minutes=None,
+        eval_timeout=400.0,
+        initial_points=2,
+        seed=27,
+    ),
+    "full": dict(
+        evaluations=50,
+        subset=None,
+        epochs=10,
+        segdend_subset=None,
+        segdend_epochs=10,
+        folds=3,
+        max_minutes=None,
+        eval_timeout=None,
+        initial_points=None,
+    ),
 }
 #: Rough cost model for the printed duration estimate (seconds: start, per training and per held-out
 #: example), replaced by measured times on resume. segdend: the 6000-image run in results/hyperopt
 #: (median 116 s of which 41 s compiling, for 24 000 training and 6000 held-out examples).
-_COST = {"mlp": dict(start=4.0, train=2e-4, test=2e-5), "cnn": dict(start=4.0, train=1.5e-3, test=3e-4),
-         "segdend": dict(start=40.0, train=0.0025, test=0.0025)}
+_COST = {
+    "mlp": dict(start=4.0, train=2e-4, test=2e-5),
+    "cnn": dict(start=4.0, train=1.5e-3, test=3e-4),
+    "segdend": dict(start=40.0, train=0.0025, test=0.0025),
+}
 
 
 # ---------------------------------------------------------------------------------------------- spaces
@@ -95,29 +131,40 @@ def search_space(family):
 
     _check_family(family)
     units = [Integer(30, 500, name=f"units_{k}") for k in range(1, MAX_LAYERS + 1)]
-    common = [Integer(10, 500, name="batch_size"), Real(1e-4, 0.05, prior="log-uniform", name="learning_rate"),
-              Integer(1, MAX_LAYERS, name="n_layers")]
+    common = [
+        Integer(10, 500, name="batch_size"),
+        Real(1e-4, 0.05, prior="log-uniform", name="learning_rate"),
+        Integer(1, MAX_LAYERS, name="n_layers"),
+    ]
     if family == "mlp":
         return common + units
     if family == "cnn":
-        return common + [Integer(3, 64, name="channels"), Integer(2, 10, name="kernel_size"),
-                         Integer(1, 3, name="stride"), Integer(1, 3, name="padding")]
-    return ([Integer(0, 1, name=flag) for flag in FLAGS] + [
-        Real(0.1, 1.0, name="dt"),
-        Integer(2, 50, name="forward_steps"),
-        Integer(2, 50, name="target_steps"),
-        Integer(50, 100, name="test_steps"),
-        Real(0.2, 0.5, name="lambda_max"),
-        Real(1.0, 5.0, name="tau_s"),
-        Real(7.0, 13.0, name="tau_L"),
-        Real(0.3, 0.9, name="g_B"),
-        Real(0.02, 0.1, name="g_A"),
-        Real(5.0, 12.0, name="E_E"),
-        Real(-12.0, -5.0, name="E_I"),
-        Real(0.01, 0.5, name="forward_learning_rate"),
-        Real(0.01, 0.5, name="backward_learning_rate"),
-        Integer(1, MAX_LAYERS, name="n_layers"),
-    ] + units)
+        return common + [
+            Integer(3, 64, name="channels"),
+            Integer(2, 10, name="kernel_size"),
+            Integer(1, 3, name="stride"),
+            Integer(1, 3, name="padding"),
+        ]
+    return (
+        [Integer(0, 1, name=flag) for flag in FLAGS]
+        + [
+            Real(0.1, 1.0, name="dt"),
+            Integer(2, 50, name="forward_steps"),
+            Integer(2, 50, name="target_steps"),
+            Integer(50, 100, name="test_steps"),
+            Real(0.2, 0.5, name="lambda_max"),
+            Real(1.0, 5.0, name="tau_s"),
+            Real(7.0, 13.0, name="tau_L"),
+            Real(0.3, 0.9, name="g_B"),
+            Real(0.02, 0.1, name="g_A"),
+            Real(5.0, 12.0, name="E_E"),
+            Real(-12.0, -5.0, name="E_I"),
+            Real(0.01, 0.5, name="forward_learning_rate"),
+            Real(0.01, 0.5, name="backward_learning_rate"),
+            Integer(1, MAX_LAYERS, name="n_layers"),
+        ]
+        + units
+    )
 
 
 def to_params(family, point):
@@ -144,28 +191,59 @@ def to_params(family, point):
     missing = sorted(set(names) - set(point))
     if missing:
         raise ValueError(f"{family} point lacks {missing}")
-    r = {k: int(round(float(v))) for k, v in point.items()}          # Lange: int(round(x))
+    r = {k: int(round(float(v))) for k, v in point.items()}  # Lange: int(round(x))
     n_layers = r["n_layers"]
     if family == "mlp":
-        return dict(hidden=[r[f"units_{k}"] for k in range(1, n_layers + 1)], activation="relu",
-                    batch_size=r["batch_size"], learning_rate=float(point["learning_rate"]), momentum=0.0,
-                    optimizer="sgd", lr_decay=1.0, normalize_input=True)
+        return dict(
+            hidden=[r[f"units_{k}"] for k in range(1, n_layers + 1)],
+            activation="relu",
+            batch_size=r["batch_size"],
+            learning_rate=float(point["learning_rate"]),
+            momentum=0.0,
+            optimizer="sgd",
+            lr_decay=1.0,
+            normalize_input=True,
+        )
     if family == "cnn":
-        return dict(channels=[r["channels"]] * n_layers, kernel_size=r["kernel_size"], stride=r["stride"],
-                    padding=r["padding"], pool=True, batch_norm=True, fc_hidden=[], dropout=0.0,
-                    activation="relu", batch_size=r["batch_size"], learning_rate=float(point["learning_rate"]),
-                    momentum=0.0, optimizer="sgd", lr_decay=1.0, normalize_input=True)
+        return dict(
+            channels=[r["channels"]] * n_layers,
+            kernel_size=r["kernel_size"],
+            stride=r["stride"],
+            padding=r["padding"],
+            pool=True,
+            batch_norm=True,
+            fc_hidden=[],
+            dropout=0.0,
+            activation="relu",
+            batch_size=r["batch_size"],
+            learning_rate=float(point["learning_rate"]),
+            momentum=0.0,
+            optimizer="sgd",
+            lr_decay=1.0,
+            normalize_input=True,
+        )
     dt = float(point["dt"])
     params = {flag: bool(r[flag]) for flag in FLAGS}
     params.update(
-        dt=dt, spike_memory=max(1, int(1.0 / dt)), forward_steps=r["forward_steps"], target_steps=r["target_steps"],
-        test_steps=r["test_steps"], window_steps=1, test_window_steps=1, random_phase_lengths=False,
-        lambda_max=float(point["lambda_max"]), tau_s=float(point["tau_s"]), tau_L=float(point["tau_L"]),
-        g_B=float(point["g_B"]), g_A=0.05,            # LANGE overwrites the sampled g_A (spec section 8)
-        E_E=float(point["E_E"]), E_I=float(point["E_I"]),
+        dt=dt,
+        spike_memory=max(1, int(1.0 / dt)),
+        forward_steps=r["forward_steps"],
+        target_steps=r["target_steps"],
+        test_steps=r["test_steps"],
+        window_steps=1,
+        test_window_steps=1,
+        random_phase_lengths=False,
+        lambda_max=float(point["lambda_max"]),
+        tau_s=float(point["tau_s"]),
+        tau_L=float(point["tau_L"]),
+        g_B=float(point["g_B"]),
+        g_A=0.05,  # LANGE overwrites the sampled g_A (spec section 8)
+        E_E=float(point["E_E"]),
+        E_I=float(point["E_I"]),
         learning_rates=[float(point["forward_learning_rate"])],
         feedback_learning_rates=[float(point["backward_learning_rate"])],
-        n_hidden=[r[f"units_{k}"] for k in range(1, n_layers + 1)])
+        n_hidden=[r[f"units_{k}"] for k in range(1, n_layers + 1)],
+    )
     return params
 
 
@@ -192,8 +270,9 @@ def stratified_subset(y, n, seed):
     quota = np.floor(share).astype(int)
     quota[np.argsort(-(share - quota), kind="stable")[: n - quota.sum()]] += 1
     rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), q, replace=False)
-                                   for c, q in zip(classes, quota)]))
+    return np.sort(
+        np.concatenate([rng.choice(np.flatnonzero(y == c), q, replace=False) for c, q in zip(classes, quota)])
+    )
 
 
 def _pool(dataset, data_dir):
@@ -204,8 +283,20 @@ def _pool(dataset, data_dir):
 
 
 # ---------------------------------------------------------------------------------------------- objective
-def evaluate(family, params, dataset="mnist", subset=None, folds=3, epochs=1, seed=0, data_dir=None,
-             threads=1, device="auto", build_directory=None, data=None):
+def evaluate(
+    family,
+    params,
+    dataset="mnist",
+    subset=None,
+    folds=3,
+    epochs=1,
+    seed=0,
+    data_dir=None,
+    threads=1,
+    device="auto",
+    build_directory=None,
+    data=None,
+):
     """k-fold cross-validated error of one configuration (runs in the calling process).
 
     Parameters
@@ -251,13 +342,22 @@ def _evaluate_baseline(kind, params, dataset, X, y, splits, epochs, seed, thread
 
     record = make_params(kind, params)
     if kind == "bp-cnn":
-        conv_output_sizes(record, datasets.IMAGE_SHAPES[dataset][1])      # invalid geometry -> ValueError
+        conv_output_sizes(record, datasets.IMAGE_SHAPES[dataset][1])  # invalid geometry -> ValueError
     errors, status = [], "ok"
     with tempfile.TemporaryDirectory(prefix="segdend-hyperopt-") as tmp:
         for k, (tr, va) in enumerate(splits):
-            entry = train(kind, record, dataset, epochs, seed, Path(tmp) / f"fold{k}", progress=False,
-                          val_fraction=0.0, num_threads=threads,
-                          data={"train": (X[tr], y[tr]), "test": (X[va], y[va])})
+            entry = train(
+                kind,
+                record,
+                dataset,
+                epochs,
+                seed,
+                Path(tmp) / f"fold{k}",
+                progress=False,
+                val_fraction=0.0,
+                num_threads=threads,
+                data={"train": (X[tr], y[tr]), "test": (X[va], y[va])},
+            )
             errors.append(float(entry["test_error"]))
             loss = entry.get("train_loss")
             if loss is None or not math.isfinite(loss):
@@ -271,18 +371,22 @@ def _evaluate_segdend(params, X, y, splits, epochs, seed, device, build_director
     from ..config import ModelConfig
     from ..training import build_simulator
 
-    config = ModelConfig.from_dict({**params, "n_inputs": int(X.shape[1])})   # ValueError names the option
-    active = devices.activate(device, make_jobs=MAKE_JOBS)      # parallel evaluations share the cores
+    config = ModelConfig.from_dict({**params, "n_inputs": int(X.shape[1])})  # ValueError names the option
+    active = devices.activate(device, make_jobs=MAKE_JOBS)  # parallel evaluations share the cores
     capacity = min(1000, max(len(tr) for tr, _ in splits))
     t0 = time.perf_counter()
-    sim = build_simulator(config, seed=seed, capacity=capacity,
-                          build_directory=str(build_directory) if build_directory and "standalone" in active else None)
-    sim.build()                                   # compiled once; every fold reruns the binary
+    sim = build_simulator(
+        config,
+        seed=seed,
+        capacity=capacity,
+        build_directory=str(build_directory) if build_directory and "standalone" in active else None,
+    )
+    sim.build()  # compiled once; every fold reruns the binary
     compile_s = time.perf_counter() - t0
     initial = sim.get_state()
     errors, status = [], "ok"
     for k, (tr, va) in enumerate(splits):
-        sim.set_state(initial)                   # every fold starts from the same initial network
+        sim.set_state(initial)  # every fold starts from the same initial network
         for epoch in range(epochs):
             order = tr[np.random.default_rng([seed, k, epoch]).permutation(len(tr))]
             u = sim.present(X[order], y[order], True, seed=int(1000 * k + epoch))["u_out"]
@@ -294,8 +398,13 @@ def _evaluate_segdend(params, X, y, splits, epochs, seed, device, build_director
             errors.append(PENALTY)
             break
         errors.append(sim.error(X[va], y[va], seed=int(10**6 + k)))
-    return {"status": status, "fold_errors": errors, "error": float(np.mean(errors)), "compile_s": compile_s,
-            "device": active}
+    return {
+        "status": status,
+        "fold_errors": errors,
+        "error": float(np.mean(errors)),
+        "compile_s": compile_s,
+        "device": active,
+    }
 
 
 def _worker_main(task_path):
@@ -303,10 +412,20 @@ def _worker_main(task_path):
     task = json.loads(Path(task_path).read_text())
     t0 = time.perf_counter()
     try:
-        result = evaluate(task["family"], task["params"], dataset=task["dataset"], subset=task["subset"],
-                          folds=task["folds"], epochs=task["epochs"], seed=task["seed"], data_dir=task["data_dir"],
-                          threads=task["threads"], device=task["device"], build_directory=task["build_directory"])
-    except Exception as exc:                     # recorded as a failed evaluation by the parent
+        result = evaluate(
+            task["family"],
+            task["params"],
+            dataset=task["dataset"],
+            subset=task["subset"],
+            folds=task["folds"],
+            epochs=task["epochs"],
+            seed=task["seed"],
+            data_dir=task["data_dir"],
+            threads=task["threads"],
+            device=task["device"],
+            build_directory=task["build_directory"],
+        )
+    except Exception as exc:  # recorded as a failed evaluation by the parent
         result = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
     result["worker_s"] = time.perf_counter() - t0
     atomic_write_text(task["result"], json.dumps(result))
@@ -316,7 +435,7 @@ def _worker_main(task_path):
 _BUILD_LOCK = threading.Lock()
 #: command of an evaluation subprocess (the task file is appended)
 WORKER_COMMAND = (sys.executable, "-m", __name__)
-_RUNNING = set()                 # evaluation subprocesses alive now
+_RUNNING = set()  # evaluation subprocesses alive now
 _RUNNING_LOCK = threading.Lock()
 
 
@@ -334,7 +453,9 @@ class _BuildSlot:
         root.mkdir(parents=True, exist_ok=True)
         with _BUILD_LOCK:
             existing = sorted(root.glob("slot*.lock"), key=lambda p: int(p.stem[4:]))
-            same = [p for p in existing if (p.with_suffix(".key").exists() and p.with_suffix(".key").read_text() == key)]
+            same = [
+                p for p in existing if (p.with_suffix(".key").exists() and p.with_suffix(".key").read_text() == key)
+            ]
             for path in same + existing + [root / f"slot{k}.lock" for k in range(len(existing), len(existing) + 64)]:
                 handle = open(path, "w")
                 try:
@@ -373,8 +494,13 @@ def _run_worker(task, timeout):
         (Path(tmp) / "task.json").write_text(json.dumps(task))
         env = dict(os.environ, OMP_NUM_THREADS=str(task["threads"]), PYTHONWARNINGS="ignore")
         with open(Path(tmp) / "output.txt", "w") as output:
-            proc = subprocess.Popen([*WORKER_COMMAND, str(Path(tmp) / "task.json")], stdout=output,
-                                    stderr=subprocess.STDOUT, start_new_session=True, env=env)
+            proc = subprocess.Popen(
+                [*WORKER_COMMAND, str(Path(tmp) / "task.json")],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+            )
             with _RUNNING_LOCK:
                 _RUNNING.add(proc)
             try:
@@ -414,6 +540,7 @@ def _interrupt_on_sigterm():
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
+
     return signal.signal(signal.SIGTERM, interrupt)
 
 
@@ -457,7 +584,7 @@ def _settings(budget, options):
             s[key] = value
     for key in ("subset", "segdend_subset"):
         if s[key] == 0:
-            s[key] = None                        # 0 on the command line: the whole pool
+            s[key] = None  # 0 on the command line: the whole pool
     for key in ("evaluations", "epochs", "segdend_epochs", "parallel"):
         if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < 1:
             raise ValueError(f"{key.replace('_', '-')} must be a positive integer, got {s[key]!r}")
@@ -470,9 +597,15 @@ def _settings(budget, options):
 def _family_settings(family, s):
     """The settings that define one family's study (stored in ``settings.json``; resume checks them)."""
     seg = family == "segdend"
-    return {"family": family, "dataset": s["dataset"], "seed": s["seed"], "folds": s["folds"],
-            "subset": s["segdend_subset" if seg else "subset"], "epochs": s["segdend_epochs" if seg else "epochs"],
-            "device": s["segdend_device"] if seg else "cpu"}
+    return {
+        "family": family,
+        "dataset": s["dataset"],
+        "seed": s["seed"],
+        "folds": s["folds"],
+        "subset": s["segdend_subset" if seg else "subset"],
+        "epochs": s["segdend_epochs" if seg else "epochs"],
+        "device": s["segdend_device"] if seg else "cpu",
+    }
 
 
 #: images in the pooled train + test splits
@@ -502,7 +635,7 @@ def _ask(opt, pending, seen, rng):
     else:
         x = opt.ask()
     x = _plain(x)
-    while tuple(x) in seen:                      # a repeat adds nothing: draw a fresh random point
+    while tuple(x) in seen:  # a repeat adds nothing: draw a fresh random point
         x = _plain(opt.space.rvs(random_state=int(rng.integers(2**31)))[0])
     return x
 
@@ -529,13 +662,19 @@ def _search(family, s, directory, resume, progress, log):
         log_path.unlink()
     atomic_write_text(settings_path, json.dumps({**fs, "search_space": _space_table(family)}, indent=1))
     entries = read_log(log_path) if resume else []
-    if resume and log_path.exists():             # drop a torn last line of a killed run before appending
+    if resume and log_path.exists():  # drop a torn last line of a killed run before appending
         atomic_write_text(log_path, "".join(json.dumps(e) + "\n" for e in entries))
 
     space = search_space(family)
     initial = s["initial_points"] or max(1, min(10, s["evaluations"] // 3))
-    opt = Optimizer(space, base_estimator="GP", acq_func="LCB", acq_func_kwargs={"kappa": 2.5},
-                    n_initial_points=initial, random_state=s["seed"])
+    opt = Optimizer(
+        space,
+        base_estimator="GP",
+        acq_func="LCB",
+        acq_func_kwargs={"kappa": 2.5},
+        n_initial_points=initial,
+        random_state=s["seed"],
+    )
     if entries:
         opt.tell([e["x"] for e in entries], [_objective(e) for e in entries])
     seen = {tuple(e["x"]) for e in entries}
@@ -544,21 +683,34 @@ def _search(family, s, directory, resume, progress, log):
     walls = [e["wall_s"] for e in entries if e["status"] == "ok"]
     expected = _estimate_seconds(family, fs, max(todo, 0), s["parallel"], float(np.median(walls)) if walls else None)
     subset_text = f"{fs['subset'] or _pool_size(s['dataset'])}"
-    log(f"[{family}] {len(entries)} logged, {max(todo, 0)} to run: stratified subset of {subset_text} {s['dataset']} "
+    log(
+        f"[{family}] {len(entries)} logged, {max(todo, 0)} to run: stratified subset of {subset_text} {s['dataset']} "
         f"images, {fs['folds']}-fold CV, {fs['epochs']} epoch(s) per fold, {s['parallel']} in parallel; expected "
-        f"~{expected / 60:.1f} min")
+        f"~{expected / 60:.1f} min"
+    )
     deadline = time.monotonic() + 60 * s["max_minutes"] if s["max_minutes"] else None
     timeout = s["eval_timeout"]
-    task_base = {"family": family, "dataset": s["dataset"], "subset": fs["subset"], "folds": fs["folds"],
-                 "epochs": fs["epochs"], "seed": s["seed"], "data_dir": s["data_dir"], "device": fs["device"],
-                 "threads": max(1, 2 // s["parallel"])}
+    task_base = {
+        "family": family,
+        "dataset": s["dataset"],
+        "subset": fs["subset"],
+        "folds": fs["folds"],
+        "epochs": fs["epochs"],
+        "seed": s["seed"],
+        "data_dir": s["data_dir"],
+        "device": fs["device"],
+        "threads": max(1, 2 // s["parallel"]),
+    }
     pending = {}
     started = len(entries)
     with ThreadPoolExecutor(max_workers=s["parallel"]) as pool:
         try:
             while True:
-                while (len(pending) < s["parallel"] and started < s["evaluations"]
-                       and (deadline is None or time.monotonic() < deadline)):
+                while (
+                    len(pending) < s["parallel"]
+                    and started < s["evaluations"]
+                    and (deadline is None or time.monotonic() < deadline)
+                ):
                     x = _ask(opt, list(pending.values()), seen, rng)
                     seen.add(tuple(x))
                     params = to_params(family, x)
@@ -577,10 +729,12 @@ def _search(family, s, directory, resume, progress, log):
                     opt.tell(x, _objective(entry))
                     if progress:
                         best = min(_objective(e) for e in entries)
-                        log(f"[{family}] eval {len(entries)}/{s['evaluations']}: {entry['status']}, cv acc "
+                        log(
+                            f"[{family}] eval {len(entries)}/{s['evaluations']}: {entry['status']}, cv acc "
                             f"{_accuracy_text(entry)}, best {100 - best:.2f} %, {wall:.0f} s"
-                            + (f" ({entry['message'][:120]})" if entry.get("message") else ""))
-        except BaseException:              # Ctrl-C or SIGTERM: stop now; finished evaluations are in the log
+                            + (f" ({entry['message'][:120]})" if entry.get("message") else "")
+                        )
+        except BaseException:  # Ctrl-C or SIGTERM: stop now; finished evaluations are in the log
             _kill_running()
             raise
     if deadline is not None and len(entries) < s["evaluations"]:
@@ -592,16 +746,26 @@ def _timed_execute(task, timeout):
     t0 = time.perf_counter()
     try:
         result = _execute(task, timeout)
-    except Exception as exc:                     # an infrastructure error is still only one failed evaluation
+    except Exception as exc:  # an infrastructure error is still only one failed evaluation
         result = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
     return result, time.perf_counter() - t0
 
 
 def _entry(index, family, x, result, wall):
     status = result.get("status", "failed")
-    entry = {"index": index, "family": family, "x": x, "params": to_params(family, x), "status": status,
-             "fold_errors": result.get("fold_errors"), "error": result.get("error"), "objective": None,
-             "accuracy": None, "wall_s": round(wall, 3), "message": result.get("message", "")}
+    entry = {
+        "index": index,
+        "family": family,
+        "x": x,
+        "params": to_params(family, x),
+        "status": status,
+        "fold_errors": result.get("fold_errors"),
+        "error": result.get("error"),
+        "objective": None,
+        "accuracy": None,
+        "wall_s": round(wall, 3),
+        "message": result.get("message", ""),
+    }
     if status == "ok" and (entry["error"] is None or not math.isfinite(entry["error"])):
         entry["status"] = status = "diverged"
     entry["objective"] = entry["error"] if status == "ok" else PENALTY
@@ -619,8 +783,15 @@ def _accuracy_text(entry):
 def _space_table(family):
     table = []
     for d in search_space(family):
-        table.append({"name": d.name, "low": d.low, "high": d.high, "prior": getattr(d, "prior", "uniform"),
-                      "type": "integer" if type(d).__name__ == "Integer" else "real"})
+        table.append(
+            {
+                "name": d.name,
+                "low": d.low,
+                "high": d.high,
+                "prior": getattr(d, "prior", "uniform"),
+                "type": "integer" if type(d).__name__ == "Integer" else "real",
+            }
+        )
     return table
 
 
@@ -628,17 +799,32 @@ def _space_table(family):
 def _finish_family(family, s, fs, directory, entries, log):
     """best.json, the named model, convergence plot, timing, flag importance; returns the summary."""
     ok = [e for e in entries if e["status"] == "ok"]
-    walls = [e["wall_s"] for e in entries if e["status"] != "failed"]     # runs only, not rejected configurations
-    summary = {"family": family, **{k: fs[k] for k in ("dataset", "subset", "folds", "epochs")},
-               "subset_images": fs["subset"] or _pool_size(fs["dataset"]),
-               "evaluations": len(entries), "ok": len(ok),
-               "status_counts": {st: sum(e["status"] == st for e in entries) for st in ("ok", "failed", "diverged", "timeout")},
-               "median_eval_s": float(np.median(walls)) if walls else None,
-               "lange_best_accuracy": LANGE_BEST_ACCURACY[family] if fs["dataset"] == "mnist" else None}
-    atomic_write_text(directory / "timing.json", json.dumps(
-        {"median_eval_s": summary["median_eval_s"], "eval_s": walls,
-         "median_compile_s": float(np.median([e["compile_s"] for e in entries if "compile_s" in e]))
-         if any("compile_s" in e for e in entries) else None}, indent=1))
+    walls = [e["wall_s"] for e in entries if e["status"] != "failed"]  # runs only, not rejected configurations
+    summary = {
+        "family": family,
+        **{k: fs[k] for k in ("dataset", "subset", "folds", "epochs")},
+        "subset_images": fs["subset"] or _pool_size(fs["dataset"]),
+        "evaluations": len(entries),
+        "ok": len(ok),
+        "status_counts": {
+            st: sum(e["status"] == st for e in entries) for st in ("ok", "failed", "diverged", "timeout")
+        },
+        "median_eval_s": float(np.median(walls)) if walls else None,
+        "lange_best_accuracy": LANGE_BEST_ACCURACY[family] if fs["dataset"] == "mnist" else None,
+    }
+    atomic_write_text(
+        directory / "timing.json",
+        json.dumps(
+            {
+                "median_eval_s": summary["median_eval_s"],
+                "eval_s": walls,
+                "median_compile_s": float(np.median([e["compile_s"] for e in entries if "compile_s" in e]))
+                if any("compile_s" in e for e in entries)
+                else None,
+            },
+            indent=1,
+        ),
+    )
     if ok:
         best = min(ok, key=lambda e: e["error"])
         summary.update(best_accuracy=best["accuracy"], best_index=best["index"], best_params=best["params"])
@@ -652,10 +838,12 @@ def _finish_family(family, s, fs, directory, entries, log):
     if family == "segdend" and entries:
         flag_importance(entries, directory)
     if summary["median_eval_s"] is not None:
-        log(f"[{family}] {len(entries)} evaluations ({summary['status_counts']}), best cv accuracy "
+        log(
+            f"[{family}] {len(entries)} evaluations ({summary['status_counts']}), best cv accuracy "
             f"{summary['best_accuracy'] if summary['best_accuracy'] is None else round(summary['best_accuracy'], 2)} %"
             f" (Lange: {LANGE_BEST_ACCURACY[family]} %), median wall time of one evaluation "
-            f"{summary['median_eval_s']:.1f} s")
+            f"{summary['median_eval_s']:.1f} s"
+        )
     atomic_write_text(directory / "summary.json", json.dumps(summary, indent=1))
     return summary
 
@@ -668,16 +856,22 @@ def _write_model(family, fs, best, models_dir, n_evals):
     models_dir.mkdir(parents=True, exist_ok=True)
     kind = BASELINE_KIND.get(family, "segdend")
     subset = fs["subset"] or _pool_size(fs["dataset"])
-    description = (f"Best of {n_evals} Bayesian-optimisation evaluations over Lange's (2018) {family} search space "
-                   f"(segdend experiment hyperopt): {best['accuracy']:.2f} % {fs['folds']}-fold CV accuracy on a "
-                   f"stratified subset of {subset} {fs['dataset']} images, {fs['epochs']} epoch(s) per fold")
-    lines = [f"kind = {_toml(kind)}", f"description = {_toml(description)}",
-             f"reference = {_toml('Lange (2018) Bayesian-optimisation search spaces; results/hyperopt')}", "",
-             "[params]"]
+    description = (
+        f"Best of {n_evals} Bayesian-optimisation evaluations over Lange's (2018) {family} search space "
+        f"(segdend experiment hyperopt): {best['accuracy']:.2f} % {fs['folds']}-fold CV accuracy on a "
+        f"stratified subset of {subset} {fs['dataset']} images, {fs['epochs']} epoch(s) per fold"
+    )
+    lines = [
+        f"kind = {_toml(kind)}",
+        f"description = {_toml(description)}",
+        f"reference = {_toml('Lange (2018) Bayesian-optimisation search spaces; results/hyperopt')}",
+        "",
+        "[params]",
+    ]
     lines += [f"{k} = {_toml(v)}" for k, v in best["params"].items()]
     path = models_dir / f"bo-{family}-{fs['dataset']}.toml"
     path.write_text("\n".join(lines) + "\n")
-    load_model(path)                             # validate (segdend: ModelConfig)
+    load_model(path)  # validate (segdend: ModelConfig)
     return path
 
 
@@ -695,8 +889,10 @@ def _toml(value):
 
 def _plt():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -708,7 +904,9 @@ def _plot_convergence(family, entries, path):
     ok = np.array([e["status"] == "ok" for e in entries], dtype=bool)
     if len(entries):
         ax.scatter(n[ok], obj[ok], s=14, label="evaluation (CV error)")
-        ax.scatter(n[~ok], obj[~ok], marker="x", color="tab:red", s=20, label=f"failed/diverged/timeout ({PENALTY:.0f} %)")
+        ax.scatter(
+            n[~ok], obj[~ok], marker="x", color="tab:red", s=20, label=f"failed/diverged/timeout ({PENALTY:.0f} %)"
+        )
         ax.step(n, np.minimum.accumulate(obj), where="post", color="k", label="best so far")
     ax.set_xlabel("evaluation")
     ax.set_ylabel("cross-validated error (%)")
@@ -730,17 +928,24 @@ def flag_importance(entries, directory):
     forest = np.full(len(FLAGS), np.nan)
     if len(entries) >= 8 and np.ptp(acc) > 0:
         from sklearn.ensemble import RandomForestRegressor
+
         X = np.array([e["x"] for e in entries], dtype=float)
         rf = RandomForestRegressor(n_estimators=300, random_state=0, min_samples_leaf=2).fit(X, acc)
-        forest = rf.feature_importances_[: len(FLAGS)]          # flags are the first 11 dimensions
+        forest = rf.feature_importances_[: len(FLAGS)]  # flags are the first 11 dimensions
     rows = []
     for j, flag in enumerate(FLAGS):
         on, off = acc[flags[:, j] == 1], acc[flags[:, j] == 0]
-        rows.append({"flag": flag, "n_on": len(on), "n_off": len(off),
-                     "mean_acc_on": float(on.mean()) if len(on) else None,
-                     "mean_acc_off": float(off.mean()) if len(off) else None,
-                     "difference": float(on.mean() - off.mean()) if len(on) and len(off) else None,
-                     "forest_importance": None if np.isnan(forest[j]) else float(forest[j])})
+        rows.append(
+            {
+                "flag": flag,
+                "n_on": len(on),
+                "n_off": len(off),
+                "mean_acc_on": float(on.mean()) if len(on) else None,
+                "mean_acc_off": float(off.mean()) if len(off) else None,
+                "difference": float(on.mean() - off.mean()) if len(on) and len(off) else None,
+                "forest_importance": None if np.isnan(forest[j]) else float(forest[j]),
+            }
+        )
     rows.sort(key=lambda r: -abs(r["difference"] or 0.0))
     write_csv(directory / "flag_importance.csv", rows)
     plt = _plt()
@@ -777,12 +982,21 @@ def robustness(root):
     for dataset, family, entries in groups:
         acc = np.array([100.0 - _objective(e) for e in entries])
         ok = np.array([e["status"] == "ok" for e in entries])
-        rows.append({"dataset": dataset, "family": family, "evaluations": len(entries), "ok": int(ok.sum()),
-                     "best_acc": float(acc.max()), "median_acc": float(np.median(acc)),
-                     "q25_acc": float(np.percentile(acc, 25)), "q75_acc": float(np.percentile(acc, 75)),
-                     "share_near_chance": float(np.mean(acc < 20.0)),
-                     "share_above_90": float(np.mean(acc >= 90.0)),
-                     "lange_best_acc": LANGE_BEST_ACCURACY[family] if dataset == "mnist" else None})
+        rows.append(
+            {
+                "dataset": dataset,
+                "family": family,
+                "evaluations": len(entries),
+                "ok": int(ok.sum()),
+                "best_acc": float(acc.max()),
+                "median_acc": float(np.median(acc)),
+                "q25_acc": float(np.percentile(acc, 25)),
+                "q75_acc": float(np.percentile(acc, 75)),
+                "share_near_chance": float(np.mean(acc < 20.0)),
+                "share_above_90": float(np.mean(acc >= 90.0)),
+                "lange_best_acc": LANGE_BEST_ACCURACY[family] if dataset == "mnist" else None,
+            }
+        )
         data.append(acc)
         labels.append(f"{family}\n{dataset}\n(n={len(entries)}, {int((~ok).sum())} failed)")
     write_csv(root / "robustness.csv", rows)
@@ -810,30 +1024,55 @@ def robustness(root):
 # ---------------------------------------------------------------------------------------------- entry points
 def add_arguments(parser):
     """Options of ``segdend experiment hyperopt`` (budget presets fill in what is not given)."""
-    parser.add_argument("--family", nargs="+", default=None, metavar="FAMILY",
-                        help=f"families to search: {', '.join(FAMILIES)} or all (default: all)")
+    parser.add_argument(
+        "--family",
+        nargs="+",
+        default=None,
+        metavar="FAMILY",
+        help=f"families to search: {', '.join(FAMILIES)} or all (default: all)",
+    )
     parser.add_argument("--dataset", default=None, choices=datasets.DATASETS, help="default: mnist")
-    parser.add_argument("--evaluations", type=int, default=None,
-                        help="evaluations per family, logged ones included (smoke 2, full 50)")
-    parser.add_argument("--subset", type=int, default=None,
-                        help="stratified subset of the pooled train+test images for mlp/cnn (0: all; smoke 300)")
-    parser.add_argument("--segdend-subset", type=int, default=None,
-                        help="the same for the compartment model (0: all; smoke 60)")
+    parser.add_argument(
+        "--evaluations", type=int, default=None, help="evaluations per family, logged ones included (smoke 2, full 50)"
+    )
+    parser.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="stratified subset of the pooled train+test images for mlp/cnn (0: all; smoke 300)",
+    )
+    parser.add_argument(
+        "--segdend-subset", type=int, default=None, help="the same for the compartment model (0: all; smoke 60)"
+    )
     parser.add_argument("--epochs", type=int, default=None, help="epochs per fold, mlp/cnn (smoke 1, full 10)")
     parser.add_argument("--segdend-epochs", type=int, default=None, help="epochs per fold, compartment model")
     parser.add_argument("--folds", type=int, default=None, help="k of the stratified k-fold CV (default 3)")
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help="wall-clock budget per family: no new evaluation starts after it")
-    parser.add_argument("--eval-timeout", type=float, default=None,
-                        help="seconds per evaluation before it is killed and logged as 'timeout'")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="wall-clock budget per family: no new evaluation starts after it",
+    )
+    parser.add_argument(
+        "--eval-timeout",
+        type=float,
+        default=None,
+        help="seconds per evaluation before it is killed and logged as 'timeout'",
+    )
     parser.add_argument("--parallel", type=int, default=None, help="evaluations at once (default 2)")
-    parser.add_argument("--initial-points", type=int, default=None,
-                        help="random evaluations before the GP guides (default: evaluations/3, at most 10)")
+    parser.add_argument(
+        "--initial-points",
+        type=int,
+        default=None,
+        help="random evaluations before the GP guides (default: evaluations/3, at most 10)",
+    )
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--segdend-device", default=None,
-                        help="Brian device of the compartment model (default auto = cpp_standalone)")
-    parser.add_argument("--models-dir", default=None,
-                        help="where bo-<family>-<dataset>.toml goes (full: models/; smoke: <out>/models)")
+    parser.add_argument(
+        "--segdend-device", default=None, help="Brian device of the compartment model (default auto = cpp_standalone)"
+    )
+    parser.add_argument(
+        "--models-dir", default=None, help="where bo-<family>-<dataset>.toml goes (full: models/; smoke: <out>/models)"
+    )
 
 
 def _families(value):
@@ -878,13 +1117,19 @@ def run(budget, out, data_dir=None, resume=False, progress=True, **options):
     out = Path(out if out is not None else "results/hyperopt")
     root = out / "smoke" if budget == "smoke" else out
     s["models_dir"] = str(options.get("models_dir") or (root / "models" if budget == "smoke" else default_models_dir()))
-    datasets.load(s["dataset"], "train", data_dir)          # fail early (and cache) if the data is missing
+    datasets.load(s["dataset"], "train", data_dir)  # fail early (and cache) if the data is missing
 
-    print(f"hyperopt ({budget}): families {', '.join(families)} on {s['dataset']}, "
-          f"{s['evaluations']} evaluations each, {s['folds']}-fold CV, {s['parallel']} in parallel", flush=True)
+    print(
+        f"hyperopt ({budget}): families {', '.join(families)} on {s['dataset']}, "
+        f"{s['evaluations']} evaluations each, {s['folds']}-fold CV, {s['parallel']} in parallel",
+        flush=True,
+    )
     total = sum(_estimate_seconds(f, _family_settings(f, s), s["evaluations"], s["parallel"]) for f in families)
-    print(f"expected duration of this budget: ~{total / 60:.1f} min before resume "
-          f"(cost model; full Lange budget: {_full_estimate_text(families)})", flush=True)
+    print(
+        f"expected duration of this budget: ~{total / 60:.1f} min before resume "
+        f"(cost model; full Lange budget: {_full_estimate_text(families)})",
+        flush=True,
+    )
 
     def log(message):
         print(message, flush=True)
@@ -899,12 +1144,17 @@ def run(budget, out, data_dir=None, resume=False, progress=True, **options):
             signal.signal(signal.SIGTERM, previous)
     rows = robustness(root)
     result = {"budget": budget, "families": summaries, "robustness": rows, "out": str(root)}
-    atomic_write_text(root / "summary.json", json.dumps(_merge_summary(root / "summary.json", result), indent=1, default=str))
+    atomic_write_text(
+        root / "summary.json", json.dumps(_merge_summary(root / "summary.json", result), indent=1, default=str)
+    )
     if "segdend" in summaries and summaries["segdend"]["median_eval_s"] is not None:
         sd = summaries["segdend"]
-        print(f"median wall time of one compartment-model evaluation: {sd['median_eval_s']:.1f} s "
-              f"({sd['folds']}-fold CV on a stratified subset of {sd['subset_images']} {sd['dataset']} images, "
-              f"{sd['epochs']} epoch(s); Lange: 1.6-4.6 h)", flush=True)
+        print(
+            f"median wall time of one compartment-model evaluation: {sd['median_eval_s']:.1f} s "
+            f"({sd['folds']}-fold CV on a stratified subset of {sd['subset_images']} {sd['dataset']} images, "
+            f"{sd['epochs']} epoch(s); Lange: 1.6-4.6 h)",
+            flush=True,
+        )
     return result
 
 

@@ -11,6 +11,7 @@ finished runs, and ``out/plan.json`` records the budget of every run.
 The spiking models run on ``--device`` (default ``auto`` = ``cpp_standalone``, each run in its own
 process, builds cached per architecture); the baselines on the CPU with ``--threads`` torch threads.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,11 +27,25 @@ import numpy as np
 from .. import datasets, registry
 from ..results import RunLog, atomic_write_text, write_csv
 
-__all__ = ["DESCRIPTION", "MODELS", "LANGE_ACCURACY", "RunPlan", "add_arguments", "run", "plan_runs",
-           "expected_seconds", "load_runs", "summarize", "write_table", "plot_accuracy"]
+__all__ = [
+    "DESCRIPTION",
+    "MODELS",
+    "LANGE_ACCURACY",
+    "RunPlan",
+    "add_arguments",
+    "run",
+    "plan_runs",
+    "expected_seconds",
+    "load_runs",
+    "summarize",
+    "write_table",
+    "plot_accuracy",
+]
 
-DESCRIPTION = ("every model x MNIST, Fashion-MNIST, CIFAR-10 over several seeds: per-run learning curves, "
-               "a test-accuracy table (CSV + Markdown) and figure")
+DESCRIPTION = (
+    "every model x MNIST, Fashion-MNIST, CIFAR-10 over several seeds: per-run learning curves, "
+    "a test-accuracy table (CSV + Markdown) and figure"
+)
 
 #: Models of the study, in table order (``tp`` is optional: pass it in ``--models``).
 MODELS = ("ref-s", "lange-base", "bp-mlp", "bp-cnn", "fa", "dfa", "dtp", "sdtp")
@@ -48,11 +63,27 @@ LANGE_ACCURACY = {
 #: Budget defaults. ``n_train=None``: every training image not held out for validation;
 #: ``n_test=None``: the whole test set. ``per_model``: overrides for single models.
 BUDGET_DEFAULTS = {
-    "smoke": {"seeds": 1, "epochs": 1, "n_train": 200, "n_val": 50, "n_test": 100, "device": "numpy",
-              "per_model": {"ref-s": {"n_train": 40, "n_val": 10, "n_test": 20, "n_hidden": 20},
-                            "lange-base": {"n_hidden": 20}}},
-    "full": {"seeds": 3, "epochs": 10, "n_train": None, "n_val": 5000, "n_test": None, "device": "auto",
-             "per_model": {}},
+    "smoke": {
+        "seeds": 1,
+        "epochs": 1,
+        "n_train": 200,
+        "n_val": 50,
+        "n_test": 100,
+        "device": "numpy",
+        "per_model": {
+            "ref-s": {"n_train": 40, "n_val": 10, "n_test": 20, "n_hidden": 20},
+            "lange-base": {"n_hidden": 20},
+        },
+    },
+    "full": {
+        "seeds": 3,
+        "epochs": 10,
+        "n_train": None,
+        "n_val": 5000,
+        "n_test": None,
+        "device": "auto",
+        "per_model": {},
+    },
 }
 #: Keys a ``--set`` override may change; ``n_hidden`` only for the segregated-dendrite models.
 OVERRIDE_KEYS = ("seeds", "epochs", "n_train", "n_val", "n_test", "n_hidden")
@@ -74,8 +105,8 @@ COST_MS = {
     "dtp": ((0.26, 0.01), (0.65, 0.03)),
     "sdtp": ((0.25, 0.01), (0.65, 0.03)),
 }
-COMPILE_S = 60.0              # one cpp_standalone build of a new architecture
-RUNTIME_SLOWDOWN = 40.0       # runtime numpy/cython against cpp_standalone (README speed table)
+COMPILE_S = 60.0  # one cpp_standalone build of a new architecture
+RUNTIME_SLOWDOWN = 40.0  # runtime numpy/cython against cpp_standalone (README speed table)
 
 STUDY_FILE = "study.json"
 
@@ -113,27 +144,37 @@ class RunPlan:
 
 # ------------------------------------------------------------------------------------------ options
 
+
 def add_arguments(parser):
     """Options of ``segdend experiment scalability``."""
-    parser.add_argument("--models", default=None,
-                        help=f"comma-separated model names (default: {','.join(MODELS)})")
-    parser.add_argument("--datasets", default=None,
-                        help=f"comma-separated datasets (default: {','.join(datasets.DATASETS)})")
+    parser.add_argument("--models", default=None, help=f"comma-separated model names (default: {','.join(MODELS)})")
+    parser.add_argument(
+        "--datasets", default=None, help=f"comma-separated datasets (default: {','.join(datasets.DATASETS)})"
+    )
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (smoke 1, full 3)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (smoke 1, full 10)")
-    parser.add_argument("--n-train", type=int, default=None,
-                        help="training examples per epoch (smoke 200, full 0 = all not held out)")
+    parser.add_argument(
+        "--n-train", type=int, default=None, help="training examples per epoch (smoke 200, full 0 = all not held out)"
+    )
     parser.add_argument("--n-val", type=int, default=None, help="validation examples (smoke 50, full 5000)")
     parser.add_argument("--n-test", type=int, default=None, help="test examples (smoke 100, full 0 = all)")
-    parser.add_argument("--set", dest="overrides", action="append", default=None, metavar="TARGET.KEY=VALUE",
-                        help="per-model budget, TARGET a model name, 'spiking' or 'baselines', KEY one of "
-                             f"{', '.join(OVERRIDE_KEYS)} (e.g. --set ref-s.n_train=5000); repeatable")
-    parser.add_argument("--device", default=None,
-                        help="Brian device of the spiking models (smoke numpy, full auto)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=None,
+        metavar="TARGET.KEY=VALUE",
+        help="per-model budget, TARGET a model name, 'spiking' or 'baselines', KEY one of "
+        f"{', '.join(OVERRIDE_KEYS)} (e.g. --set ref-s.n_train=5000); repeatable",
+    )
+    parser.add_argument("--device", default=None, help="Brian device of the spiking models (smoke numpy, full auto)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the baselines (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and expected duration only")
-    parser.add_argument("--table-only", action="store_true",
-                        help="train nothing: table and figure from the runs of the plan finished so far")
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="train nothing: table and figure from the runs of the plan finished so far",
+    )
 
 
 def _split_names(value, valid, what):
@@ -193,8 +234,9 @@ def parse_overrides(items, specs):
         elif target in specs:
             names = [target]
         else:
-            raise ValueError(f"unknown override target {target!r} in {item!r}; valid targets are: "
-                             f"{', '.join([*specs, *GROUPS])}")
+            raise ValueError(
+                f"unknown override target {target!r} in {item!r}; valid targets are: {', '.join([*specs, *GROUPS])}"
+            )
         if key == "n_hidden" and any(specs[n].kind != SEGDEND for n in names):
             raise ValueError(f"n_hidden applies to segregated-dendrite models only ({item!r})")
         for name in names:
@@ -202,8 +244,18 @@ def parse_overrides(items, specs):
     return result
 
 
-def plan_runs(budget, models=None, datasets_=None, seeds=None, epochs=None, n_train=None, n_val=None,
-              n_test=None, overrides=None, device=None):
+def plan_runs(
+    budget,
+    models=None,
+    datasets_=None,
+    seeds=None,
+    epochs=None,
+    n_train=None,
+    n_val=None,
+    n_test=None,
+    overrides=None,
+    device=None,
+):
     """Every run of the study under ``budget`` and the overrides, as a list of :class:`RunPlan`.
 
     Global options (``epochs``, ``n_train``, ...) replace the budget's defaults for every model;
@@ -214,8 +266,11 @@ def plan_runs(budget, models=None, datasets_=None, seeds=None, epochs=None, n_tr
     defaults = BUDGET_DEFAULTS[budget]
     specs = _check_models(_split_names(models, MODELS, "models"))
     names = _check_datasets(_split_names(datasets_, datasets.DATASETS, "datasets"))
-    given = {k: _count(k, v) for k, v in (("seeds", seeds), ("epochs", epochs), ("n_train", n_train),
-                                           ("n_val", n_val), ("n_test", n_test)) if v is not None}
+    given = {
+        k: _count(k, v)
+        for k, v in (("seeds", seeds), ("epochs", epochs), ("n_train", n_train), ("n_val", n_val), ("n_test", n_test))
+        if v is not None
+    }
     common = {k: defaults[k] for k in ("seeds", "epochs", "n_train", "n_val", "n_test")}
     common.update(given)
     extra = parse_overrides(overrides, specs)
@@ -227,9 +282,20 @@ def plan_runs(budget, models=None, datasets_=None, seeds=None, epochs=None, n_tr
         b.update(extra[model])
         for dataset in names:
             for seed in range(b["seeds"]):
-                plans.append(RunPlan(model, spec.kind, dataset, seed, b["epochs"], b["n_train"], b["n_val"],
-                                     b["n_test"], b["n_hidden"] if spec.kind == SEGDEND else None,
-                                     device or defaults["device"]))
+                plans.append(
+                    RunPlan(
+                        model,
+                        spec.kind,
+                        dataset,
+                        seed,
+                        b["epochs"],
+                        b["n_train"],
+                        b["n_val"],
+                        b["n_test"],
+                        b["n_hidden"] if spec.kind == SEGDEND else None,
+                        device or defaults["device"],
+                    )
+                )
     return plans
 
 
@@ -260,28 +326,37 @@ def run_data(plan, data_dir=None):
     n_train, n_val, n_test = _sizes(plan)
     X, y = datasets.load(plan.dataset, "train", data_dir)
     Xt, yt = datasets.load(plan.dataset, "test", data_dir)
-    keep = np.sort(np.random.default_rng([plan.seed, 6]).permutation(len(X))[:n_train + n_val])
+    keep = np.sort(np.random.default_rng([plan.seed, 6]).permutation(len(X))[: n_train + n_val])
     test = np.sort(np.random.default_rng(TEST_SUBSET_SEED).permutation(len(Xt))[:n_test])
     return X[keep], y[keep], Xt[test], yt[test], n_val / (n_train + n_val)
 
 
 # ------------------------------------------------------------------------------------------ runs
 
+
 def _status(plan, run_dir, resume):
     """``'done'``, ``'partial'`` or ``'new'``; refuses a directory of another budget or without resume."""
     study = run_dir / STUDY_FILE
     if not study.exists():
-        from ..training import CHECKPOINT          # the baselines' checkpoint has the same name
+        from ..training import CHECKPOINT  # the baselines' checkpoint has the same name
+
         if (run_dir / RunLog.JSON_NAME).exists() or (run_dir / CHECKPOINT).exists():
-            raise ValueError(f"run directory {str(run_dir)!r} holds results or a checkpoint of unknown budget "
-                             f"(no {STUDY_FILE}); move it away or choose another --out")
+            raise ValueError(
+                f"run directory {str(run_dir)!r} holds results or a checkpoint of unknown budget "
+                f"(no {STUDY_FILE}); move it away or choose another --out"
+            )
         return "new"
     saved = json.loads(study.read_text())
     if saved.get("budget") != plan.budget():
-        diff = {k: (saved.get("budget", {}).get(k), v) for k, v in plan.budget().items()
-                if saved.get("budget", {}).get(k) != v}
-        raise ValueError(f"run directory {str(run_dir)!r} was made under another budget "
-                         f"(saved, requested: {diff}); choose another --out or delete it")
+        diff = {
+            k: (saved.get("budget", {}).get(k), v)
+            for k, v in plan.budget().items()
+            if saved.get("budget", {}).get(k) != v
+        }
+        raise ValueError(
+            f"run directory {str(run_dir)!r} was made under another budget "
+            f"(saved, requested: {diff}); choose another --out or delete it"
+        )
     if not resume:
         raise ValueError(f"run directory {str(run_dir)!r} exists; pass --resume to continue or skip it")
     try:
@@ -293,16 +368,28 @@ def _status(plan, run_dir, resume):
 
 def _train_baseline(plan, run_dir, data_dir, progress, threads):
     from .. import baselines
+
     spec = registry.load_model(plan.model)
     X, y, Xt, yt, val_fraction = run_data(plan, data_dir)
-    baselines.train(plan.kind, spec.params_for(plan.dataset), plan.dataset, plan.epochs, plan.seed, run_dir,
-                    resume=True, progress=progress, data={"train": (X, y), "test": (Xt, yt)},
-                    val_fraction=val_fraction, num_threads=threads)
+    baselines.train(
+        plan.kind,
+        spec.params_for(plan.dataset),
+        plan.dataset,
+        plan.epochs,
+        plan.seed,
+        run_dir,
+        resume=True,
+        progress=progress,
+        data={"train": (X, y), "test": (Xt, yt)},
+        val_fraction=val_fraction,
+        num_threads=threads,
+    )
 
 
 def spiking_config(plan):
     """The :class:`ModelConfig` of a spiking run (dataset overrides and ``n_hidden`` applied)."""
     from ..config import ModelConfig
+
     config = ModelConfig.from_dict(registry.load_model(plan.model).params_for(plan.dataset))
     if plan.n_hidden is not None:
         config = config.replace(n_hidden=(plan.n_hidden,) * len(config.n_hidden))
@@ -312,28 +399,42 @@ def spiking_config(plan):
 def _train_spiking(plan, run_dir, data_dir, progress, build_root=None):
     """Train one spiking run in this process on the device that is active now."""
     from .. import training
+
     X, y, Xt, yt, val_fraction = run_data(plan, data_dir)
     config = spiking_config(plan).replace(n_inputs=int(X.shape[1]))
     build = None
     if build_root is not None:
-        capacity = min(1000, max(*_sizes(plan), 1))          # as training.train computes it
+        capacity = min(1000, max(*_sizes(plan), 1))  # as training.train computes it
         build = Path(build_root) / f"build-study-{training.architecture_key(config, capacity)}"
-    training.train(config, plan.dataset, epochs=plan.epochs, seed=plan.seed, out=run_dir,
-                   data=(X, y, Xt, yt), val_fraction=val_fraction, chunk_size=1000,
-                   resume=(run_dir / training.CHECKPOINT).exists(), progress=progress, model_name=plan.model,
-                   build_directory=build, log=print)
+    training.train(
+        config,
+        plan.dataset,
+        epochs=plan.epochs,
+        seed=plan.seed,
+        out=run_dir,
+        data=(X, y, Xt, yt),
+        val_fraction=val_fraction,
+        chunk_size=1000,
+        resume=(run_dir / training.CHECKPOINT).exists(),
+        progress=progress,
+        model_name=plan.model,
+        build_directory=build,
+        log=print,
+    )
 
 
 def _spiking_child(plan, run_dir, data_dir, progress):
     """Entry point of the process that runs one spiking run under a standalone device."""
     from .. import devices
     from ..datasets import cache_dir
+
     devices.activate(plan.device, build_directory=None)
     _train_spiking(plan, Path(run_dir), data_dir, progress, build_root=cache_dir())
 
 
 def _standalone(device):
     from ..devices import fastest_available
+
     return (fastest_available() if device == "auto" else device).endswith("standalone")
 
 
@@ -345,21 +446,34 @@ def train_run(plan, run_dir, data_dir=None, progress=True, threads=1):
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / STUDY_FILE).exists():
-        atomic_write_text(run_dir / STUDY_FILE, json.dumps({"budget": plan.budget(), "device": plan.device,
-                                                            "sizes": dict(zip(("n_train", "n_val", "n_test"),
-                                                                              _sizes(plan)))}, indent=2) + "\n")
+        atomic_write_text(
+            run_dir / STUDY_FILE,
+            json.dumps(
+                {
+                    "budget": plan.budget(),
+                    "device": plan.device,
+                    "sizes": dict(zip(("n_train", "n_val", "n_test"), _sizes(plan))),
+                },
+                indent=2,
+            )
+            + "\n",
+        )
     if not plan.spiking:
         _train_baseline(plan, run_dir, data_dir, progress, threads)
     elif _standalone(plan.device):
         process = multiprocessing.get_context("spawn").Process(
-            target=_spiking_child, args=(plan, str(run_dir), data_dir, progress))
+            target=_spiking_child, args=(plan, str(run_dir), data_dir, progress)
+        )
         process.start()
         process.join()
         if process.exitcode != 0:
-            raise RuntimeError(f"spiking run {plan.name} failed (exit code {process.exitcode}); "
-                               f"rerun with --resume to continue from {str(run_dir)!r}")
+            raise RuntimeError(
+                f"spiking run {plan.name} failed (exit code {process.exitcode}); "
+                f"rerun with --resume to continue from {str(run_dir)!r}"
+            )
     else:
         from .. import devices
+
         devices.activate(plan.device)
         _train_spiking(plan, run_dir, data_dir, progress)
 
@@ -387,6 +501,7 @@ def _format_seconds(seconds):
 
 # ------------------------------------------------------------------------------------------ results
 
+
 def load_runs(runs_dir):
     """Every run record under ``runs_dir`` (``*/results.json``) as a list of dicts.
 
@@ -396,8 +511,10 @@ def load_runs(runs_dir):
     runs_dir = Path(runs_dir)
     paths = sorted(runs_dir.glob(f"*/{RunLog.JSON_NAME}")) if runs_dir.is_dir() else []
     if not paths:
-        raise FileNotFoundError(f"no run results (*/{RunLog.JSON_NAME}) under {str(runs_dir)!r}; run "
-                                "`segdend experiment scalability` first (or point --runs at its runs/ folder)")
+        raise FileNotFoundError(
+            f"no run results (*/{RunLog.JSON_NAME}) under {str(runs_dir)!r}; run "
+            "`segdend experiment scalability` first (or point --runs at its runs/ folder)"
+        )
     records = []
     for path in paths:
         record = json.loads(path.read_text())
@@ -438,15 +555,23 @@ def summarize(plans, runs_dir):
         test_mean, test_sd = _mean_sd([100 - e["test_error"] for e in finished])
         val_mean, _ = _mean_sd([None if e.get("val_error") is None else 100 - e["val_error"] for e in finished])
         wall_mean, _ = _mean_sd([e.get("wall_time_s") for e in finished])
-        rows.append({
-            "model": model, "kind": members[0].kind, "dataset": dataset, "n_seeds": len(finished),
-            "epochs": members[0].epochs, "n_train": n_train, "n_val": n_val, "n_test": n_test,
-            "test_accuracy_mean": round(test_mean, 2),
-            "test_accuracy_sd": None if test_sd is None else round(test_sd, 2),
-            "val_accuracy_mean": None if val_mean is None else round(val_mean, 2),
-            "lange_10_epochs": LANGE_ACCURACY.get(model, {}).get(dataset),
-            "wall_time_s_mean": None if wall_mean is None else round(wall_mean, 1),
-        })
+        rows.append(
+            {
+                "model": model,
+                "kind": members[0].kind,
+                "dataset": dataset,
+                "n_seeds": len(finished),
+                "epochs": members[0].epochs,
+                "n_train": n_train,
+                "n_val": n_val,
+                "n_test": n_test,
+                "test_accuracy_mean": round(test_mean, 2),
+                "test_accuracy_sd": None if test_sd is None else round(test_sd, 2),
+                "val_accuracy_mean": None if val_mean is None else round(val_mean, 2),
+                "lange_10_epochs": LANGE_ACCURACY.get(model, {}).get(dataset),
+                "wall_time_s_mean": None if wall_mean is None else round(wall_mean, 1),
+            }
+        )
     return rows
 
 
@@ -456,13 +581,19 @@ def write_table(rows, out, budget_note=""):
     if not rows:
         raise ValueError("no finished runs to tabulate")
     write_csv(out / "table.csv", rows)
-    lines = ["| model | dataset | test acc. % (mean ± sd) | seeds | epochs | train ex./epoch | test ex. | "
-             "val acc. % | Lange 10 ep. % |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | dataset | test acc. % (mean ± sd) | seeds | epochs | train ex./epoch | test ex. | "
+        "val acc. % | Lange 10 ep. % |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        acc = f"{r['test_accuracy_mean']:.2f}" + ("" if r["test_accuracy_sd"] is None
-                                                   else f" ± {r['test_accuracy_sd']:.2f}")
-        lines.append(f"| {r['model']} | {r['dataset']} | {acc} | {r['n_seeds']} | {r['epochs']} | {r['n_train']} | "
-                     f"{r['n_test']} | {_dash(r['val_accuracy_mean'])} | {_dash(r['lange_10_epochs'])} |")
+        acc = f"{r['test_accuracy_mean']:.2f}" + (
+            "" if r["test_accuracy_sd"] is None else f" ± {r['test_accuracy_sd']:.2f}"
+        )
+        lines.append(
+            f"| {r['model']} | {r['dataset']} | {acc} | {r['n_seeds']} | {r['epochs']} | {r['n_train']} | "
+            f"{r['n_test']} | {_dash(r['val_accuracy_mean'])} | {_dash(r['lange_10_epochs'])} |"
+        )
     text = "\n".join(lines) + "\n" + (f"\n{budget_note}\n" if budget_note else "")
     atomic_write_text(out / "table.md", text)
     return text
@@ -475,6 +606,7 @@ def _dash(value):
 def plot_accuracy(rows, path, title=""):
     """Test accuracy with sd error bars, one panel per dataset (Lange's 10-epoch numbers as crosses)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -485,8 +617,14 @@ def plot_accuracy(rows, path, title=""):
         mine = [r for r in rows if r["dataset"] == dataset]
         x = np.arange(len(mine))
         means = [r["test_accuracy_mean"] for r in mine]
-        ax.bar(x, means, color=[f"C{i % 10}" for i in x], yerr=[r["test_accuracy_sd"] or 0 for r in mine],
-               capsize=3, alpha=0.85)
+        ax.bar(
+            x,
+            means,
+            color=[f"C{i % 10}" for i in x],
+            yerr=[r["test_accuracy_sd"] or 0 for r in mine],
+            capsize=3,
+            alpha=0.85,
+        )
         for i, mean in zip(x, means):
             ax.text(i, 1.5, f"{mean:.1f}", ha="center", va="bottom", fontsize=6, rotation=90)
         lange = [(i, r["lange_10_epochs"]) for i, r in zip(x, mine) if r["lange_10_epochs"] is not None]
@@ -515,24 +653,49 @@ def _budget_note(plans):
         seeds.setdefault(plan.model, set()).add(plan.seed)
     groups = {}
     for plan in plans:
-        key = (len(seeds[plan.model]), plan.epochs, plan.n_val, plan.n_train or "all", plan.n_test or "all",
-               plan.n_hidden)
+        key = (
+            len(seeds[plan.model]),
+            plan.epochs,
+            plan.n_val,
+            plan.n_train or "all",
+            plan.n_test or "all",
+            plan.n_hidden,
+        )
         models = groups.setdefault(key, [])
         if plan.model not in models:
             models.append(plan.model)
     parts = []
     for (n_seeds, epochs, n_val, n_train, n_test, hidden), models in groups.items():
-        parts.append(f"{', '.join(models)}: {n_seeds} seed(s) x {epochs} epoch(s) of {n_train} training "
-                     f"examples, {n_val} validation, {n_test} test examples"
-                     + (f", {hidden} hidden units" if hidden else ""))
+        parts.append(
+            f"{', '.join(models)}: {n_seeds} seed(s) x {epochs} epoch(s) of {n_train} training "
+            f"examples, {n_val} validation, {n_test} test examples" + (f", {hidden} hidden units" if hidden else "")
+        )
     return "Budget: " + "; ".join(parts) + "."
 
 
 # ------------------------------------------------------------------------------------------ entry
 
-def run(budget, out, data_dir=None, resume=False, progress=True, models=None, datasets=None, seeds=None,
-        epochs=None, n_train=None, n_val=None, n_test=None, overrides=None, device=None, threads=1,
-        dry_run=False, table_only=False, **unknown):
+
+def run(
+    budget,
+    out,
+    data_dir=None,
+    resume=False,
+    progress=True,
+    models=None,
+    datasets=None,
+    seeds=None,
+    epochs=None,
+    n_train=None,
+    n_val=None,
+    n_test=None,
+    overrides=None,
+    device=None,
+    threads=1,
+    dry_run=False,
+    table_only=False,
+    **unknown,
+):
     """Run the scalability study under ``budget``; returns ``{'plans', 'rows', 'table', 'figure', ...}``.
 
     Parameters
@@ -568,24 +731,37 @@ def run(budget, out, data_dir=None, resume=False, progress=True, models=None, da
     status = {plan.name: _status(plan, runs_dir / plan.name, resume or table_only) for plan in plans}
     done = {name for name, s in status.items() if s == "done"}
     note = _budget_note(plans)
-    print(f"scalability ({budget}): {len(plans)} runs, {len(done)} finished already. {note}\n"
-          f"expected duration: {_format_seconds(expected_seconds(plans, done))} "
-          "(from measured per-example times on a quiet 2-core machine)", flush=True)
+    print(
+        f"scalability ({budget}): {len(plans)} runs, {len(done)} finished already. {note}\n"
+        f"expected duration: {_format_seconds(expected_seconds(plans, done))} "
+        "(from measured per-example times on a quiet 2-core machine)",
+        flush=True,
+    )
     if dry_run:
         return {"plans": plans, "status": status}
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "plan.json", json.dumps({"budget": budget, "note": note,
-                                                     "runs": [dataclasses.asdict(p) for p in plans]}, indent=2) + "\n")
+    atomic_write_text(
+        out / "plan.json",
+        json.dumps({"budget": budget, "note": note, "runs": [dataclasses.asdict(p) for p in plans]}, indent=2) + "\n",
+    )
     t0 = time.perf_counter()
     for k, plan in enumerate(plans):
         if plan.name in done or table_only:
             continue
-        print(f"[{k + 1}/{len(plans)}] {plan.name} ({status[plan.name]}), {time.perf_counter() - t0:.0f} s so far",
-              flush=True)
+        print(
+            f"[{k + 1}/{len(plans)}] {plan.name} ({status[plan.name]}), {time.perf_counter() - t0:.0f} s so far",
+            flush=True,
+        )
         train_run(plan, runs_dir / plan.name, data_dir, progress, threads)
     rows = summarize(plans, runs_dir)
     table = write_table(rows, out, note)
     figure = plot_accuracy(rows, out / "accuracy.png", textwrap.fill(f"{budget} budget. {note}", 160))
     print(table, file=sys.stdout, flush=True)
-    return {"plans": plans, "rows": rows, "table": out / "table.csv", "markdown": out / "table.md",
-            "figure": figure, "status": status}
+    return {
+        "plans": plans,
+        "rows": rows,
+        "table": out / "table.csv",
+        "markdown": out / "table.md",
+        "figure": figure,
+        "status": status,
+    }

@@ -2,7 +2,8 @@
 
 from .config import FLAGS, KERNELS, SPIKE_COUNTS, ModelConfig
 from .network import Layer, SegregatedDendriteNetwork
-from .simulator import Simulator, draw_phase_lengths
+from .schedule import draw_phase_lengths
+from .simulator import Simulator
 from .weights import initial_weights
 
 __version__ = "0.1.0"

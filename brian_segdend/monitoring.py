@@ -8,7 +8,7 @@ otherwise, so unrecorded runs pay one comparison per neuron and step. Works unde
 Examples
 --------
 >>> rec = record(net, "hidden1", ["d", "a", "u"], neurons=range(10))      # doctest: +SKIP
->>> sim.present(X[:1], y[:1], train=True, record=True)                    # doctest: +SKIP
+>>> sim.present(X[:1], y[:1], learn=True, record=True)                    # doctest: +SKIP
 >>> t, v = traces(rec, "u")                                               # (steps,), (10, steps)
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 from brian2 import EventMonitor, ms
+
+from . import schedule
 
 __all__ = ["record", "traces", "recordable_variables"]
 
@@ -49,10 +51,11 @@ def record(network, layer, variables, neurons=None, name=None):
     selected = network.recorded_neurons.setdefault(layer, np.zeros(group.N, dtype=int))
     selected[idx] = 1  # the event fires for the union of all recorders' neurons
     group.recorded = selected
-    monitor = EventMonitor(group, "record", variables=variables, when="end", order=6, name=name or f"{layer}_recorder*")
+    monitor = EventMonitor(group, "record", variables=variables, name=name or f"{layer}_recorder*")
+    schedule.place(monitor, "monitors")
     monitor.add_attribute("neurons")
     monitor.neurons = idx
-    network.network.add(monitor)
+    network.brian_network.add(monitor)
     return monitor
 
 

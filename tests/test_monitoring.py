@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from brian2 import StateMonitor
 
-from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator
+from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, schedule
 from brian_segdend.monitoring import record, traces
 from brian_segdend.training import train
 
@@ -21,19 +21,19 @@ CFG = ModelConfig(
 )
 
 
-pytestmark = pytest.mark.usefixtures("numpy_target")
+pytestmark = pytest.mark.usefixtures("device")
 
 
 def test_recorder_records_only_recorded_runs_and_matches_a_state_monitor():
     net = SegregatedDendriteNetwork(CFG, seed=0, capacity=2)
     rec = record(net, "hidden1", ["d", "u"], neurons=[1, 4])
-    full = StateMonitor(net.layer("hidden1").neurons, ["u"], record=True, when="end", order=6)
-    net.network.add(full)
+    full = StateMonitor(net.layer("hidden1").neurons, ["u"], record=True, **schedule.at("monitors"))
+    net.brian_network.add(full)
     sim = Simulator(net)
     X = np.random.default_rng(0).uniform(0, 1, (2, 12))
     sim.train(X, np.array([1, 2]), seed=1)
     assert len(rec.t[:]) == 0
-    sim.present(X[:1], np.array([3]), True, seed=2, record=True)
+    sim.present(X[:1], np.array([3]), learn=True, seed=2, record=True)
     t, u = traces(rec, "u")
     assert u.shape == (2, 26)
     np.testing.assert_array_equal(u, full.u[[1, 4], -26:])

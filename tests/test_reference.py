@@ -69,28 +69,11 @@ def reference_path(case):
     return DATA / f"reference_{case}.npz"
 
 
-def _standalone(build_directory):
-    from brian_segdend import devices
-
-    devices.activate("cpp_standalone", build_directory=build_directory)
-
-
-def _runtime():
-    from brian2 import set_device
-    from brian2.devices.device import reinit_and_delete
-
-    reinit_and_delete()
-    set_device("runtime")
-
-
+@pytest.mark.standalone_only
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_seeded_standalone_training_reproduces_the_reference_weights(case, tmp_path):
+def test_seeded_standalone_training_reproduces_the_reference_weights(case, device, tmp_path):
     reference = np.load(reference_path(case))
-    _standalone(tmp_path / "build")
-    try:
-        weights = trained_weights(CASES[case], tmp_path / "build")
-    finally:
-        _runtime()
+    weights = trained_weights(CASES[case], tmp_path / "build")
     assert sorted(weights) == sorted(reference.files)
     for key in reference.files:
         np.testing.assert_array_equal(weights[key], reference[key], err_msg=key)
@@ -99,11 +82,15 @@ def test_seeded_standalone_training_reproduces_the_reference_weights(case, tmp_p
 if __name__ == "__main__" and "--write" in sys.argv:
     import tempfile
 
+    from brian2 import device
+
+    from brian_segdend import devices
+
     DATA.mkdir(exist_ok=True)
     for case, config in CASES.items():
         with tempfile.TemporaryDirectory() as tmp:
-            _standalone(Path(tmp))
-            weights = trained_weights(config, Path(tmp))
-            _runtime()
+            device.reinit()
+            devices.activate("cpp_standalone", build_directory=tmp)
+            weights = trained_weights(config, tmp)
         np.savez(reference_path(case), **weights)
         print(reference_path(case), sum(a.nbytes for a in weights.values()), "bytes")

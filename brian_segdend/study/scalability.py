@@ -338,9 +338,9 @@ def _status(plan, run_dir, resume):
     """``'done'``, ``'partial'`` or ``'new'``; refuses a directory of another budget or without resume."""
     study = run_dir / STUDY_FILE
     if not study.exists():
-        from ..training import CHECKPOINT  # the baselines' checkpoint has the same name
+        from ..results import CHECKPOINT_FILES
 
-        if (run_dir / RunLog.JSON_NAME).exists() or (run_dir / CHECKPOINT).exists():
+        if (run_dir / RunLog.JSON_NAME).exists() or any((run_dir / name).exists() for name in CHECKPOINT_FILES):
             raise ValueError(
                 f"run directory {str(run_dir)!r} holds results or a checkpoint of unknown budget "
                 f"(no {STUDY_FILE}); move it away or choose another --out"

@@ -115,9 +115,11 @@ def _run(args):
         print(f"test error {err:.2f} % ({args.dataset}, device {device})")
         return 0
 
+    from .model import KINDS
+
     spec = registry.load_model(args.model)
     out = Path(args.out or f"runs/{spec.name}-{args.dataset}-s{args.seed}")
-    if spec.kind != "segdend":
+    if spec.kind not in KINDS:
         try:
             from .baselines import train as train_baseline
         except ImportError as exc:
@@ -147,7 +149,8 @@ def _run(args):
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
         build = datasets.cache_dir() / f"build-{architecture_key(config, args.chunk_size)}"
     device = devices.activate(args.device, build_directory=build, threads=args.threads)
-    print(f"model {spec.name}: {spec.description}\ndevice {device}, kernel {config.kernel}, run directory {out}")
+    kernel = f", kernel {config.kernel}" if spec.kind == "segdend" else ""  # spec §2: say which kernel runs
+    print(f"model {spec.name}: {spec.description}\ndevice {device}{kernel}, run directory {out}")
     if device.endswith("standalone"):
         print(f"compiling the network (once per architecture; cached in {build})", flush=True)
     record = train(

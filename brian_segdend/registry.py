@@ -1,8 +1,9 @@
 """Named model definitions: the TOML files in ``models/`` (one place, validated by one loader).
 
-Each file holds ``kind`` (``"segdend"`` for the spiking model, or a baseline kind such as
-``"bp-mlp"``), a ``description`` and a ``[params]`` table. For ``segdend`` the params are
-:class:`~brian_segdend.config.ModelConfig` fields; unknown keys are rejected by name.
+Each file holds ``kind`` (a Brian model kind of :data:`brian_segdend.model.KINDS`, e.g.
+``"segdend"``, or a baseline kind such as ``"bp-mlp"``), a ``description`` and a ``[params]`` table.
+For a Brian model the params are the fields of its config class (``segdend``:
+:class:`~brian_segdend.config.ModelConfig`); unknown keys are rejected by name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ModelConfig
+from .model import KINDS, Config, config_class
 
 __all__ = ["ModelSpec", "models_dir", "list_models", "load_model"]
 
@@ -33,11 +34,11 @@ class ModelSpec:
         """``params`` with the file's ``[dataset_overrides.<dataset>]`` applied."""
         return {**self.params, **((self.dataset_overrides or {}).get(dataset, {}))}
 
-    def config(self) -> ModelConfig:
-        """The :class:`ModelConfig` of a ``segdend`` model."""
-        if self.kind != "segdend":
-            raise ValueError(f"model {self.name!r} is a {self.kind!r} baseline, not a segregated-dendrite model")
-        return ModelConfig.from_dict(self.params)
+    def config(self) -> Config:
+        """The config of a Brian model (a :class:`~brian_segdend.config.ModelConfig` for ``segdend``)."""
+        if self.kind not in KINDS:
+            raise ValueError(f"model {self.name!r} is a {self.kind!r} baseline, not a Brian model")
+        return config_class(self.kind).from_dict(self.params)
 
 
 def models_dir() -> Path:
@@ -87,6 +88,6 @@ def _read(path: Path) -> ModelSpec:
         data.get("reference", ""),
         dict(data.get("dataset_overrides", {})),
     )
-    if spec.kind == "segdend":
+    if spec.kind in KINDS:
         spec.config()  # validate now, naming the file on error
     return spec

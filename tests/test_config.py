@@ -6,6 +6,8 @@ import pytest
 from brian_segdend import FLAGS, ModelConfig
 from brian_segdend.registry import list_models, load_model
 
+pytestmark = pytest.mark.codegen_independent
+
 
 def test_defaults_are_ref_s():
     cfg = ModelConfig()

@@ -64,3 +64,30 @@ def test_segdend_plot_writes_all_figures(tmp_path):
         "raster.png",
     }
     assert all(p.stat().st_size > 5000 for p in paths)
+
+
+@pytest.mark.codegen_independent
+def test_every_figure_draws_on_the_given_axes_and_save_figure_writes_it(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from brian_segdend import plotting
+
+    epoch = {"epoch": 1, "examples_seen": 10, "test_error": 50.0, "train_error": 60.0, "val_error": None}
+    run = {"model": "m", "epochs": [{**epoch, "weight_mean": [0.1], "weight_std": [0.2], "feedback_angle": [80.0]}]}
+    calls = [
+        (plotting.plot_compartments, (np.arange(4.0), np.zeros(4), np.ones(4), np.zeros(4), 2, 2, 1)),
+        (plotting.plot_output_rates, (np.zeros(10), np.ones(10), 3, 0.2)),
+        (plotting.plot_raster, (np.array([1.0, 2.0]), np.array([0, 1]))),
+        (plotting.plot_learning_curve, (run,)),
+        (plotting.plot_weight_statistics, (run,)),
+        (plotting.plot_feedback_angle, (run,)),
+    ]
+    fig, axs = plt.subplots(len(calls), figsize=(5, 12))
+    for ax, (figure, args) in zip(axs, calls):
+        assert figure(*args, ax=ax) is ax and ax.has_data(), figure.__name__
+    path = plotting.save_figure(fig, tmp_path / "all.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob("*.tmp"))
+    assert not plt.fignum_exists(fig.number)  # closed

@@ -11,6 +11,8 @@ import oracle
 import pytest
 from oracle import OracleNetwork, init_statistics, kernel, sigma
 
+pytestmark = pytest.mark.codegen_independent
+
 LAM = 0.2  # lambda_max per ms
 GL, GB, GA = 0.1, 0.6, 0.05  # 1/tau_L, g_B, g_A
 

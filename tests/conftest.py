@@ -14,6 +14,17 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.environ.get("BRIAN_SEGDEND_DATA", os.path.join(ROOT, "..", "shared", "datasets"))
+#: a network small enough for step-by-step tests: 12-7-10, short phases, N_mem = 4
+SMALL_OPTIONS = dict(
+    n_inputs=12,
+    n_hidden=(7,),
+    forward_steps=14,
+    target_steps=12,
+    window_steps=5,
+    test_steps=20,
+    test_window_steps=8,
+    spike_memory=4,
+)
 
 
 def pytest_configure(config):

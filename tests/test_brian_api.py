@@ -3,19 +3,11 @@
 import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, prefs
+from conftest import SMALL_OPTIONS
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, devices, schedule
 
-SMALL = ModelConfig(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    spike_memory=4,
-)
+SMALL = ModelConfig(**SMALL_OPTIONS)
 
 
 def test_schedule_follows_the_reference_order(device):

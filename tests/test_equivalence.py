@@ -8,22 +8,13 @@ step: basal, apical and somatic potentials; after every example: all weights and
 import numpy as np
 import pytest
 from brian2 import StateMonitor
+from conftest import SMALL_OPTIONS
 from oracle import PARAM_KEYS, OracleNetwork
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, initial_weights, schedule
 
 RTOL = 1e-9
-SMALL = dict(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    learning_rates=(0.5,),
-    spike_memory=4,
-)
+SMALL = {**SMALL_OPTIONS, "learning_rates": (0.5,)}
 
 
 def oracle_params(cfg):

@@ -2,20 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import SMALL_OPTIONS
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork
 from brian_segdend.model import KINDS, Config, Model, config_class, model_class, register_kind
 
-SMALL = ModelConfig(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    spike_memory=4,
-)
+SMALL = ModelConfig(**SMALL_OPTIONS)
 
 
 @pytest.mark.codegen_independent

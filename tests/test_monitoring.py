@@ -3,22 +3,13 @@
 import numpy as np
 import pytest
 from brian2 import StateMonitor
+from conftest import SMALL_OPTIONS
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, schedule
 from brian_segdend.monitoring import record, traces
 from brian_segdend.training import train
 
-CFG = ModelConfig(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    spike_memory=4,
-    random_phase_lengths=False,
-)
+CFG = ModelConfig(**SMALL_OPTIONS, random_phase_lengths=False)
 
 
 pytestmark = pytest.mark.usefixtures("device")

@@ -3,19 +3,11 @@
 import numpy as np
 import pytest
 from brian2 import StateMonitor
+from conftest import SMALL_OPTIONS
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, draw_phase_lengths, schedule
 
-SMALL = ModelConfig(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    spike_memory=4,
-)
+SMALL = ModelConfig(**SMALL_OPTIONS)
 
 
 pytestmark = pytest.mark.usefixtures("device")
@@ -52,16 +44,7 @@ def test_feedback_bias_is_drawn_and_learned():
 
 
 def test_noisy_symmetric_feedback_broadcast_noise_per_entry():
-    cfg = ModelConfig(
-        n_inputs=12,
-        n_hidden=(40,),
-        forward_steps=14,
-        target_steps=12,
-        window_steps=5,
-        spike_memory=4,
-        symmetric_weights=True,
-        noisy_symmetric_weights=True,
-    )
+    cfg = SMALL.replace(n_hidden=(40,), symmetric_weights=True, noisy_symmetric_weights=True)
     _, after, _ = run(cfg)
     noise = after["Y"][0] - after["W"][1].T
     assert noise.std() == pytest.approx(0.05, rel=0.15)  # N(0, 0.05^2) per entry, redrawn

@@ -20,26 +20,19 @@ import numpy as np
 import pytest
 
 from brian_segdend import ModelConfig, datasets
+from brian_segdend.registry import load_model
 from brian_segdend.training import train
 
 DATA = Path(__file__).resolve().parent / "data"
 CASES = {
     # REF-S (spiking, Poisson counts, truncated kernel, random phase lengths), small hidden layer
     "ref-s": ModelConfig(n_hidden=(20,)),
-    # REF-NS-like rate mode, two hidden layers without broadcast, feedback learning with feedback bias
-    "rates": ModelConfig(
+    # REF-NS rate mode, two hidden layers without broadcast, feedback learning with feedback bias
+    "rates": load_model("ref-ns")
+    .config()
+    .replace(
         n_hidden=(20, 10),
         broadcast=False,
-        conductances=False,
-        spiking_feedforward=False,
-        spiking_feedback=False,
-        random_phase_lengths=False,
-        forward_steps=2,
-        target_steps=2,
-        test_steps=2,
-        window_steps=1,
-        test_window_steps=1,
-        spike_memory=1,
         update_feedback_weights=True,
         feedback_learning_rates=(0.05,),
         feedback_bias=True,

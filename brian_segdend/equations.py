@@ -1,5 +1,9 @@
 """Every equation and update rule of the model, as Brian2 strings (spec sections in comments).
 
+Constants hold the fixed equations; small builders with explicit arguments write the parts whose
+form depends on the config (kernel memories, spike inputs, corrections); no template is formatted or
+edited. :mod:`~brian_segdend.layers` assembles a layer's ``NeuronGroup`` from them.
+
 All quantities are dimensionless potentials, counts and rates per step (spec §0, the "step form"),
 except the somatic ODE, which is written per ms and integrated by Brian's ``euler`` with the
 network's ``dt``. Symbols follow the spec: ``d`` basal (dendritic) potential, ``a`` apical potential,
@@ -28,7 +32,6 @@ group through a pathway that runs once per example.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from brian2 import Equations
 
@@ -215,6 +218,16 @@ eta_Y : 1 (shared, constant)
 """
 
 
+# Synapses: weights w (W_l) and y (Y_l); rate modes sum their input every step (spec §2).
+SYMMETRIC_FEEDBACK = "fb_gain : 1 (constant)\nfb_noise : 1"  # Y_{l-1} = gain*(W_l^T + noise), spec §5
+
+
+def summed_rate(target: str, weight: str, receiver: str = "post") -> str:
+    """Rate input summed over the synapses every step: ``d_ff_post = w*r_pre`` (``receiver='pre'``: backwards)."""
+    sender = {"post": "pre", "pre": "post"}[receiver]
+    return f"{target}_{receiver} = {weight}*r_{sender} : 1 (summed)"
+
+
 # Synaptic side of the learning rule (spec §5), once per training example on the 'learn' pathways.
 FEEDFORWARD_UPDATE = "w += eta_P_post*error_post*pbar_f_pre"  # W_l += eta_l P e_l pbar_f^T
 
@@ -349,111 +362,6 @@ def correction_apply(config: ModelConfig, name: str) -> list[str]:
     compartment, _, factor, _ = CORRECTIONS[name]
     targets = memory_variables(config, compartment)
     return [f"{t} += {factor}*{s}" for t, s in zip(targets, correction_sums(config, name))]
-
-
-# ---------------------------------------------------------------------------------------------
-# A layer's neurons, assembled from parts (see network.py): equations, code per operation, state.
-@dataclass
-class Part:
-    """Part of a layer's ``NeuronGroup``: its equations, code lines per operation (names of
-    ``network.OPERATIONS``), dynamic ``state`` (zeroed at the start of each test example, carried from
-    run to run) and ``windows`` (averages, zeroed after every example)."""
-
-    equations: Equations = field(default_factory=lambda: Equations(""))
-    code: dict = field(default_factory=dict)
-    state: list = field(default_factory=list)
-    windows: list = field(default_factory=list)
-
-
-def compartments(role: str, conductances: bool) -> Part:
-    """The potentials of an ``'input'``, ``'hidden'`` or ``'output'`` layer, their soma and window sums."""
-    if role == "input":
-        return Part(Equations(INPUT))
-    if role == "hidden":
-        soma = SOMA_DYNAMIC_HIDDEN if conductances else SOMA_STEADY_HIDDEN
-        code = {"soma": [soma, RATE_UPDATE], "windows": [HIDDEN_WINDOWS]}
-        return Part(Equations(HIDDEN) + Equations(HIDDEN_LEARNING), code, ["a", "u", "r"], ["u_f", "a_f", "a_t"])
-    soma = SOMA_DYNAMIC_OUTPUT if conductances else SOMA_STEADY_OUTPUT
-    code = {"soma": [soma, RATE_UPDATE], "windows": [OUTPUT_WINDOWS]}
-    return Part(Equations(OUTPUT) + Equations(OUTPUT_LEARNING), code, ["u", "r"], ["u_f", "r_t"])
-
-
-def basal_input(config: ModelConfig) -> Part:
-    """``d_ff`` of spec §2: the filtered spike memory, or a summed rate (``spiking_feedforward`` off)."""
-    if not config.spiking_feedforward:
-        return Part(Equations("d_ff : 1"))
-    memory = memory_variables(config, "basal")
-    eqs = variables(memory) + Equations(f"d_ff = {memory_sum(config, 'basal')} : 1")
-    return Part(eqs, {"prepare": [memory_step(config, "basal")]}, memory)
-
-
-def apical_input(config: ModelConfig) -> Part:
-    """``a = Y q + c`` of spec §3, computed first in the layer's step (the feedback is one step old)."""
-    if not config.spiking_feedback:
-        return Part(Equations("a_fb : 1"), {"prepare": ["a = a_fb + c + a_ext"]})
-    memory = memory_variables(config, "apical")
-    code = f"a = {memory_sum(config, 'apical')} + c + a_ext\n" + memory_step(config, "apical")
-    return Part(variables(memory), {"prepare": [code]}, memory)
-
-
-def source_averages(config: ModelConfig, forward: str | None, feedback: str | None, keep: list[str]) -> Part:
-    """What a source averages over the forward window: p̄^f (``forward``: the expression of p) and q̄^f
-    (``feedback``: p one step late, for feedback learning); ``keep``: variables of the previous step."""
-    part = Part()
-    if forward is not None:
-        part.equations += Equations("pbar_f : 1   # mean filtered output over the forward window")
-        part.windows.append("pbar_f")
-        part.code.setdefault("averages", []).append(f"pbar_f += ({forward})/K_f")
-    if feedback is not None:
-        part.equations += Equations("qbar_f : 1   # mean of the feedback this layer sent (one step late)")
-        part.windows.append("qbar_f")
-        part.code.setdefault("averages", []).append(f"qbar_f += ({feedback})/K_f")
-    if "p_prev" in keep:
-        part.equations += Equations("x_L : 1\nx_s : 1\np_prev : 1")
-        part.state += ["x_L", "x_s", "p_prev"]
-        part.code.setdefault("keep_previous", []).append("p_prev = x_L - x_s")
-    if "r_prev" in keep:
-        part.equations += Equations("r_prev : 1")
-        part.state.append("r_prev")
-        part.code.setdefault("keep_previous", []).append("r_prev = r")
-    return part
-
-
-def learning_rule(role: str, learns_feedback: bool, feedback_bias: bool, corrections: list[str]) -> Part:
-    """Neuron side of spec §5: errors (on ``learn``), then biases and the ``corrections`` of spikes in
-    memory (on ``update``). The synaptic side is :data:`FEEDFORWARD_UPDATE`, :func:`feedback_update`."""
-    if role == "input":
-        return Part()
-    errors = [OUTPUT_ERROR] if role == "output" else [HIDDEN_ERROR]
-    update = ["b += eta_P*error"]
-    eqs = Equations("")
-    if role == "hidden" and learns_feedback:
-        eqs += Equations(FEEDBACK_LEARNING)
-        errors.append(FEEDBACK_ERROR)
-        if feedback_bias:
-            update.append("c += eta_Y*error_Y")
-    return Part(eqs, {"errors": errors, "update": update + corrections})
-
-
-def spike_draw(config: ModelConfig, form: dict, lags: list[str], traces: bool) -> tuple[Part, str, str]:
-    """Spike counts ``S`` as threshold and reset (``form``: one of the spike-count forms above), the
-    past counts ``lags`` and, with ``traces``, the source's untruncated-kernel traces.
-
-    Returns the part, the threshold condition and the reset code.
-    """
-    draw = [shift_code(lags, "S")] if lags else []
-    draw.append(form["step"])
-    reset = [form["reset"]] if form["reset"] else []
-    if traces:
-        draw.append(trace_decay(config))
-        reset.append(trace_increments(config))
-    eqs = Equations("S : integer  # spike count emitted this step") + variables(lags, "integer")
-    draw_state = Equations(form["variables"])
-    code = {"draw": draw}
-    if form["new_example"]:
-        code["fresh_draws"] = [form["new_example"]]
-    part = Part(eqs + draw_state, code, ["S", *lags, *draw_state.names])
-    return part, form["threshold"], "\n".join(reset)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 :func:`build_layer` splits the work the way the model reads: the layer's compartments, its basal
 input, its apical input (hidden layers), what it averages as a source, its learning rule and its
-spike draw are :class:`~brian_segdend.equations.Part` s; their code runs as the scheduled operations
+spike draw are :class:`Part` s; their code runs as the scheduled operations
 of :data:`OPERATIONS` (slots of :mod:`~brian_segdend.schedule`). Which parts a layer has follows from
 :mod:`~brian_segdend.topology`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 from brian2 import Equations, NeuronGroup, linked_var
@@ -16,7 +18,20 @@ from . import equations as eq
 from . import schedule, topology
 from .config import ModelConfig
 
-__all__ = ["Layer", "OPERATIONS", "PHASE_CLOCK", "build_layer", "layer_parts"]
+__all__ = [
+    "Layer",
+    "Part",
+    "OPERATIONS",
+    "PHASE_CLOCK",
+    "build_layer",
+    "layer_parts",
+    "compartments",
+    "basal_input",
+    "apical_input",
+    "source_averages",
+    "learning",
+    "spike_draw",
+]
 
 #: Operations of a layer's neurons: name -> (schedule slot, event that triggers it; None: every step).
 OPERATIONS = {
@@ -113,44 +128,132 @@ def build_layer(config: ModelConfig, l: int, form: dict, controller: NeuronGroup
     return layer
 
 
-def layer_parts(config: ModelConfig, l: int, form: dict) -> tuple[list[eq.Part], str, str]:
+@dataclass
+class Part:
+    """Part of a layer's ``NeuronGroup``: its equations, code lines per operation (names of
+    :data:`OPERATIONS`), dynamic ``state`` (zeroed at the start of each test example, carried from run
+    to run) and ``windows`` (averages, zeroed after every example)."""
+
+    equations: Equations = field(default_factory=lambda: Equations(""))
+    code: dict = field(default_factory=dict)
+    state: list = field(default_factory=list)
+    windows: list = field(default_factory=list)
+
+
+def layer_parts(config: ModelConfig, l: int, form: dict) -> tuple[list[Part], str, str]:
     """The parts of layer ``l``'s neurons, its threshold condition and its reset code."""
     role = topology.role(config, l)
-    lags = eq.lag_names("S", topology.spike_lags(config, l), first=1)
-    traces = topology.spiking_source(config, l) and config.kernel == "untruncated"
-    draw, threshold, reset = eq.spike_draw(config, form, lags, traces)
-    parts = [eq.compartments(role, config.conductances)]
+    draw, threshold, reset = spike_draw(config, l, form)
+    parts = [compartments(config, l)]
     if role == "hidden":
-        parts.append(eq.apical_input(config))
+        parts.append(apical_input(config))
     if role != "input":
-        parts.append(eq.basal_input(config))
+        parts.append(basal_input(config))
     parts += [source_averages(config, l), learning(config, l), draw]
     return parts, threshold, reset
 
 
-def source_averages(config: ModelConfig, l: int) -> eq.Part:
-    """What layer ``l`` averages as a source: p̄^f for W_{l+1}, q̄^f for a learning Y (spec §4)."""
-    spiking = topology.spiking_source(config, l)
-    forward = feedback = None
-    if topology.feeds_forward(config, l):
-        forward = eq.filtered_output(config, spiking and config.spiking_feedforward, lagged=False)
-    if topology.sends_learned_feedback(config, l):
-        feedback = eq.filtered_output(config, spiking and config.spiking_feedback, lagged=True)
-    return eq.source_averages(config, forward, feedback, topology.keeps_previous(config, l))
-
-
-def learning(config: ModelConfig, l: int) -> eq.Part:
-    """Layer ``l``'s errors, bias updates and corrections of spikes in memory, with the linked sums."""
-    collectors = topology.collectors(config, l)
-    corrections = [line for name in collectors for line in eq.correction_apply(config, name)]
+def compartments(config: ModelConfig, l: int) -> Part:
+    """The potentials of an input, hidden or output layer, their soma and rate, and window sums."""
     role = topology.role(config, l)
-    part = eq.learning_rule(role, topology.learns_feedback(config), config.feedback_bias, corrections)
-    for name in collectors:
-        part.equations += eq.variables(eq.correction_sums(config, name), "1 (linked)")
+    if role == "input":
+        return Part(Equations(eq.INPUT))
+    if role == "hidden":
+        soma = eq.SOMA_DYNAMIC_HIDDEN if config.conductances else eq.SOMA_STEADY_HIDDEN
+        code = {"soma": [soma, eq.RATE_UPDATE], "windows": [eq.HIDDEN_WINDOWS]}
+        return Part(Equations(eq.HIDDEN) + Equations(eq.HIDDEN_LEARNING), code, ["a", "u", "r"], ["u_f", "a_f", "a_t"])
+    soma = eq.SOMA_DYNAMIC_OUTPUT if config.conductances else eq.SOMA_STEADY_OUTPUT
+    code = {"soma": [soma, eq.RATE_UPDATE], "windows": [eq.OUTPUT_WINDOWS]}
+    return Part(Equations(eq.OUTPUT) + Equations(eq.OUTPUT_LEARNING), code, ["u", "r"], ["u_f", "r_t"])
+
+
+def basal_input(config: ModelConfig) -> Part:
+    """``d_ff`` of spec §2: the filtered spike memory, or a summed rate (``spiking_feedforward`` off)."""
+    if not config.spiking_feedforward:
+        return Part(Equations("d_ff : 1"))
+    memory = eq.memory_variables(config, "basal")
+    eqs = eq.variables(memory) + Equations(f"d_ff = {eq.memory_sum(config, 'basal')} : 1")
+    return Part(eqs, {"prepare": [eq.memory_step(config, "basal")]}, memory)
+
+
+def apical_input(config: ModelConfig) -> Part:
+    """``a = Y q + c`` of spec §3, computed first in the layer's step (the feedback is one step old)."""
+    if not config.spiking_feedback:
+        return Part(Equations("a_fb : 1"), {"prepare": ["a = a_fb + c + a_ext"]})
+    memory = eq.memory_variables(config, "apical")
+    code = f"a = {eq.memory_sum(config, 'apical')} + c + a_ext\n" + eq.memory_step(config, "apical")
+    return Part(eq.variables(memory), {"prepare": [code]}, memory)
+
+
+def source_averages(config: ModelConfig, l: int) -> Part:
+    """What layer ``l`` averages as a source over the forward window (spec §4): p̄^f for W_{l+1}, and
+    q̄^f (its output one step late) for a learning Y; with the variables that keep the previous step."""
+    spiking, part = topology.spiking_source(config, l), Part()
+    if topology.feeds_forward(config, l):
+        p = eq.filtered_output(config, spiking and config.spiking_feedforward, lagged=False)
+        part.equations += Equations("pbar_f : 1   # mean filtered output over the forward window")
+        part.windows.append("pbar_f")
+        part.code.setdefault("averages", []).append(f"pbar_f += ({p})/K_f")
+    if topology.sends_learned_feedback(config, l):
+        q = eq.filtered_output(config, spiking and config.spiking_feedback, lagged=True)
+        part.equations += Equations("qbar_f : 1   # mean of the feedback this layer sent (one step late)")
+        part.windows.append("qbar_f")
+        part.code.setdefault("averages", []).append(f"qbar_f += ({q})/K_f")
+    keep = topology.keeps_previous(config, l)
+    if "p_prev" in keep:
+        part.equations += Equations("x_L : 1\nx_s : 1\np_prev : 1")
+        part.state += ["x_L", "x_s", "p_prev"]
+        part.code.setdefault("keep_previous", []).append("p_prev = x_L - x_s")
+    if "r_prev" in keep:
+        part.equations += Equations("r_prev : 1")
+        part.state.append("r_prev")
+        part.code.setdefault("keep_previous", []).append("r_prev = r")
     return part
 
 
-def schedule_operations(group: NeuronGroup, l: int, code: dict, name: str):
+def learning(config: ModelConfig, l: int) -> Part:
+    """Neuron side of spec §5: errors (on ``learn``), then biases and the corrections of spikes in
+    memory (on ``update``), with the linked correction sums. The synaptic side is
+    :data:`equations.FEEDFORWARD_UPDATE` and :func:`equations.feedback_update`."""
+    role = topology.role(config, l)
+    if role == "input":
+        return Part()
+    errors, update, eqs = (
+        [eq.OUTPUT_ERROR if role == "output" else eq.HIDDEN_ERROR],
+        ["b += eta_P*error"],
+        Equations(""),
+    )
+    if role == "hidden" and topology.learns_feedback(config):
+        eqs += Equations(eq.FEEDBACK_LEARNING)
+        errors.append(eq.FEEDBACK_ERROR)
+        if config.feedback_bias:
+            update.append("c += eta_Y*error_Y")
+    for name in topology.collectors(config, l):
+        update += eq.correction_apply(config, name)
+        eqs += eq.variables(eq.correction_sums(config, name), "1 (linked)")
+    return Part(eqs, {"errors": errors, "update": update})
+
+
+def spike_draw(config: ModelConfig, l: int, form: dict) -> tuple[Part, str, str]:
+    """Spike counts ``S`` as threshold and reset (``form``: a spike-count form of :mod:`equations`), the
+    past counts ``S_1, S_2, ...`` and, untruncated, the traces of a spiking source.
+
+    Returns the part, the threshold condition and the reset code.
+    """
+    lags = eq.lag_names("S", topology.spike_lags(config, l), first=1)
+    draw = [eq.shift_code(lags, "S")] if lags else []
+    draw.append(form["step"])
+    reset = [form["reset"]] if form["reset"] else []
+    if topology.spiking_source(config, l) and config.kernel == "untruncated":
+        draw.append(eq.trace_decay(config))
+        reset.append(eq.trace_increments(config))
+    draw_state = Equations(form["variables"])
+    eqs = Equations("S : integer  # spike count emitted this step") + eq.variables(lags, "integer") + draw_state
+    code = {"draw": draw, "fresh_draws": [form["new_example"]] if form["new_example"] else []}
+    return Part(eqs, code, ["S", *lags, *draw_state.names]), form["threshold"], "\n".join(reset)
+
+
+def schedule_operations(group: NeuronGroup, l: int, code: dict, name: str) -> None:
     """Run each operation's code in its slot: every step, or on its event; schedule the events' checks."""
     for event, thresholder in group.thresholder.items():
         if event != "spike":
@@ -164,7 +267,7 @@ def schedule_operations(group: NeuronGroup, l: int, code: dict, name: str):
             group.run_on_event(event, "\n".join(code[op]), **schedule.at(slot, l))
 
 
-def set_constants(group: NeuronGroup, config: ModelConfig, l: int):
+def set_constants(group: NeuronGroup, config: ModelConfig, l: int) -> None:
     """The layer's constants: rates, conductances, learning rates times P (spec §5, §8)."""
     cfg, role = config, topology.role(config, l)
     group.lambda_step = cfg.lambda_step

@@ -14,15 +14,20 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from brian2 import EventMonitor, ms
 
 from . import schedule
 
+if TYPE_CHECKING:
+    from .network import SegregatedDendriteNetwork
+
 __all__ = ["record", "traces", "recordable_variables"]
 
 
-def recordable_variables(network, layer):
+def recordable_variables(network: SegregatedDendriteNetwork, layer: str) -> list[str]:
     """Names of the variables a recorder of ``layer`` can record."""
     group = network.layer(layer).neurons
     return sorted(
@@ -34,7 +39,9 @@ def recordable_variables(network, layer):
     )
 
 
-def record(network, layer, variables, neurons=None, name=None):
+def record(
+    network: SegregatedDendriteNetwork, layer: str, variables, neurons=None, name: str | None = None
+) -> EventMonitor:
     """Add a recorder of ``variables`` of ``neurons`` (indices, default all) of ``layer`` to ``network``.
 
     Raises ``KeyError`` naming the valid variables when one does not exist.
@@ -59,7 +66,7 @@ def record(network, layer, variables, neurons=None, name=None):
     return monitor
 
 
-def traces(monitor, variable):
+def traces(monitor: EventMonitor, variable: str) -> tuple[np.ndarray, np.ndarray]:
     """``(t, values)``: recorded times (ms) and a ``(neurons, steps)`` array of ``variable``."""
     t = np.asarray(monitor.t[:] / ms)
     i = np.asarray(monitor.i[:])

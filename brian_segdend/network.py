@@ -14,7 +14,7 @@ interface of :mod:`~brian_segdend.model`.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Clock, EventMonitor, Network, NeuronGroup, Synapses, TimedArray, linked_var, ms
+from brian2 import Clock, EventMonitor, Network, NeuronGroup, Quantity, Synapses, TimedArray, linked_var, ms
 
 from . import equations as eq
 from . import schedule, topology
@@ -224,7 +224,7 @@ class SegregatedDendriteNetwork:
             setattr(obj, name, value)
         self.controller.example = self.controller.step = self.controller.run_step = 0
 
-    def load_examples(self, images, labels, learn: bool = False, record: bool = False, **settings):
+    def load_examples(self, images, labels, learn: bool = False, record: bool = False, **settings) -> Quantity:
         """Prepare a run of your own ``Network`` over these examples; returns its maximal duration.
 
         The run stops by itself after the last example (``stop_run``), read-outs are in
@@ -362,14 +362,14 @@ class SegregatedDendriteNetwork:
         cfg = self.config
         pre, post = self.layers[l - 1], self.layers[l]
         symmetric = topology.carries_symmetric_feedback(cfg, l)
-        model = "w : 1"
+        model = ["w : 1"]
         if symmetric:  # noise per entry (broadcast) or one scalar (QUIRK, spec §5)
-            model += "\nfb_gain : 1 (constant)\nfb_noise : 1" + ("" if cfg.broadcast else " (shared)")
+            model.append(eq.SYMMETRIC_FEEDBACK + ("" if cfg.broadcast else " (shared)"))
         on_pre, on_event = {}, {}
         if cfg.spiking_feedforward:
             on_pre["pre"], on_event["pre"] = eq.spike_input(cfg, "basal", "w"), "spike"
         else:
-            model += "\nd_ff_post = w*r_pre : 1 (summed)"
+            model.append(eq.summed_rate("d_ff", "w"))
         update = eq.FEEDFORWARD_UPDATE
         redraws_noise = symmetric and cfg.noisy_symmetric_weights and cfg.broadcast
         if redraws_noise:  # every synapse redraws its noise, so no presynaptic neuron may skip
@@ -380,9 +380,9 @@ class SegregatedDendriteNetwork:
         if symmetric and cfg.spiking_feedback:
             on_post, on_event["post"] = eq.spike_input(cfg, "apical", y, receiver="pre"), "spike"
         elif symmetric:
-            model += f"\na_fb_pre = {y}*r_post : 1 (summed)"
+            model.append(eq.summed_rate("a_fb", y, receiver="pre"))
         syn = self._synapses(
-            pre, post, f"{post.name}_ff", model=model, on_pre=on_pre, on_post=on_post, on_event=on_event
+            pre, post, f"{post.name}_ff", model="\n".join(model), on_pre=on_pre, on_post=on_post, on_event=on_event
         )
         n_pre, n_post = W.shape[1], W.shape[0]
         syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
@@ -410,12 +410,12 @@ class SegregatedDendriteNetwork:
         target = self.layers[l]
         src_index = topology.feedback_source(cfg, l)
         learn = topology.learns_feedback(cfg)
-        model = "y : 1"
+        model = ["y : 1"]
         on_pre, on_event = {}, {}
         if cfg.spiking_feedback:
             on_pre["pre"], on_event["pre"] = eq.spike_input(cfg, "apical", "y"), "spike"
         else:
-            model += "\na_fb_post = y*r_pre : 1 (summed)"
+            model.append(eq.summed_rate("a_fb", "y"))
         if learn:
             regrows = cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example
             on_pre["learn"], on_event["learn"] = eq.feedback_update(cfg.sparse_scale if regrows else None), "learn"
@@ -425,7 +425,7 @@ class SegregatedDendriteNetwork:
             target,
             f"{target.name}_fb",
             dense=not mask.any(),
-            model=model,
+            model="\n".join(model),
             on_pre=on_pre or None,
             on_event=on_event if on_pre else "spike",
         )

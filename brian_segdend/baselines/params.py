@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..validation import check_choice as _check_choice
+from ..validation import check_number
+from ..validation import check_positive_int as _check_positive_int
+
 __all__ = [
     "ACTIVATIONS",
     "OPTIMIZERS",
@@ -45,19 +49,8 @@ AUGMENTATIONS = ("none", "flip", "flip-crop")
 KINDS = ("bp-mlp", "bp-cnn", "fa", "dfa", "tp", "dtp", "sdtp")
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _check_nonneg(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; valid values are: {', '.join(choices)}")
+    check_number(name, value, minimum=0)
 
 
 def _as_int_tuple(name: str, value: Any) -> tuple[int, ...]:

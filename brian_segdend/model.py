@@ -71,7 +71,7 @@ class Model(Protocol):
 
     config: Config
     capacity: int  # most examples per run
-    max_steps: int  # time steps of the longest run (the duration a standalone binary is built for)
+    max_duration: Any  # Quantity: the longest run (a standalone binary is built for it)
     brian_network: Any  # brian2.Network of every object of the model
 
     def __init__(self, config: Config, weights: dict | None = None, seed: int | None = None, capacity: int = 100): ...

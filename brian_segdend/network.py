@@ -85,8 +85,9 @@ class SegregatedDendriteNetwork:
         self.n_layers = len(config.layer_sizes)  # input, hidden..., output
         self.sparse_masks = weights.get("sparse_masks")
         self.feedback_index = {}  # hidden layer -> (rows, columns) of Y held by its fb synapses
-        #: steps of the longest run (``capacity`` examples of the longest allowed phases)
+        #: steps and duration of the longest run (``capacity`` examples of the longest allowed phases)
         self.max_steps = self.capacity * schedule.max_example_steps(config)
+        self.max_duration = self.max_steps * config.dt * ms
 
         # Stimulus of one run: images, labels and phase lengths of up to `capacity` examples.
         # One row per clock step (equations read row k as f(k*dt)), so the grids align for any dt.

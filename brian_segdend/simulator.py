@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import numpy as np
-from brian2 import Function, get_device, ms, prefs
+from brian2 import Function, get_device, prefs
 from brian2 import seed as brian_seed
 from brian2.core.network import Network as _BrianNetwork
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
@@ -199,9 +199,6 @@ class Simulator:
         else:
             getattr(obj, name)[:] = values
 
-    def _duration(self):
-        return self.model.max_steps * self.model.config.dt * ms
-
     def _run(self, stimulus, n, learn, seed):
         """One run over ``n`` examples; returns their read-outs ``(n, n_outputs)``."""
         if self.standalone:
@@ -211,7 +208,7 @@ class Simulator:
             if seed is not None:
                 brian_seed(seed)
             t0 = time.perf_counter()
-            self.model.brian_network.run(self._duration(), namespace={})
+            self.model.brian_network.run(self.model.max_duration, namespace={})
             self.simulation_seconds += time.perf_counter() - t0
         return self._readout(n, learn)
 
@@ -244,7 +241,7 @@ class Simulator:
             "    for (int _i = 0; _i < %d; _i++) brian::_random_generators[_i].seed(_s + _i); } }"
         ) % max(1, int(prefs.devices.cpp_standalone.openmp_threads))
         device.insert_code("main", code)
-        self.model.brian_network.run(self._duration(), namespace={})
+        self.model.brian_network.run(self.model.max_duration, namespace={})
         directory = self._build_directory or tempfile.mkdtemp(prefix="brian_segdend_")
         device.build(directory=directory, run=False, compile=True)
         self._built = True

@@ -44,3 +44,34 @@ def test_the_segregated_dendrite_network_implements_the_interface(device):
     assert carried[net.layer("hidden1").ff] == ["w"] and "hazard" in carried[net.layer("hidden1").neurons]
     assert "b" not in net.state_variables(weights=False)[net.layer("hidden1").neurons]
     np.testing.assert_array_equal(net.predict(np.eye(10)[[7, 2]]), [7, 2])
+
+
+def test_a_second_kind_trains_through_the_shared_stack(device, tmp_path, monkeypatch):
+    """A toy kind (tests/toy_model.py: delta rule, no phases) runs through the same Simulator, training
+    loop, result files, checkpoints and saved networks as the segregated-dendrite network."""
+    import json
+
+    from toy_model import DeltaConfig, DeltaModel
+
+    from brian_segdend.training import load_network, train
+
+    monkeypatch.setattr(
+        "brian_segdend.model.KINDS", {**KINDS, "delta": ("toy_model:DeltaConfig", "toy_model:DeltaModel")}
+    )
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 150)
+    X = 0.2 * rng.uniform(0, 1, (150, 16))
+    X[np.arange(150), y] += 0.8  # pixel k is bright for class k
+    data = (X[:100], y[:100], X[100:], y[100:])
+    options = dict(data=data, seed=1, chunk_size=40, progress=False, log=None)
+    full = train(DeltaConfig(), epochs=3, out=tmp_path / "full", **options)
+    assert isinstance(full["simulator"].model, DeltaModel)
+    assert full["test_error"] < 20, full["test_error"]  # chance: 90 %
+    saved = json.loads((tmp_path / "full" / "results.json").read_text())
+    assert [e["epoch"] for e in saved["epochs"]] == [1, 2, 3] and saved["epochs"][-1]["weight_norm"] > 0
+    config, weights = load_network(tmp_path / "full" / "network.npz")
+    assert config == DeltaConfig()
+    np.testing.assert_array_equal(weights["W"], full["simulator"].get_weights()["W"])
+    train(DeltaConfig(), epochs=1, out=tmp_path / "killed", **options)
+    resumed = train(DeltaConfig(), epochs=3, out=tmp_path / "killed", resume=True, **options)
+    np.testing.assert_array_equal(resumed["simulator"].get_weights()["W"], weights["W"])

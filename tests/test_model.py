@@ -46,6 +46,7 @@ def test_the_segregated_dendrite_network_implements_the_interface(device):
     np.testing.assert_array_equal(net.predict(np.eye(10)[[7, 2]]), [7, 2])
 
 
+@pytest.mark.standalone_compatible
 def test_a_second_kind_trains_through_the_shared_stack(device, tmp_path, monkeypatch):
     """A toy kind (tests/toy_model.py: delta rule, no phases) runs through the same Simulator, training
     loop, result files, checkpoints and saved networks as the segregated-dendrite network."""
@@ -63,8 +64,19 @@ def test_a_second_kind_trains_through_the_shared_stack(device, tmp_path, monkeyp
     X = 0.2 * rng.uniform(0, 1, (150, 16))
     X[np.arange(150), y] += 0.8  # pixel k is bright for class k
     data = (X[:100], y[:100], X[100:], y[100:])
-    options = dict(data=data, seed=1, chunk_size=40, progress=False, log=None)
-    full = train(DeltaConfig(), epochs=3, out=tmp_path / "full", **options)
+    options = dict(data=data, seed=1, chunk_size=40, progress=False, log=None, build_directory=tmp_path / "build")
+
+    def run(out, epochs, resume=False):
+        if device == "cpp_standalone":  # one build per training run
+            from brian2 import device as active
+
+            from brian_segdend import devices
+
+            active.reinit()
+            devices.activate("cpp_standalone", build_directory=tmp_path / "build")
+        return train(DeltaConfig(), epochs=epochs, out=tmp_path / out, resume=resume, **options)
+
+    full = run("full", 3)
     assert isinstance(full["simulator"].model, DeltaModel)
     assert full["test_error"] < 20, full["test_error"]  # chance: 90 %
     saved = json.loads((tmp_path / "full" / "results.json").read_text())
@@ -72,6 +84,6 @@ def test_a_second_kind_trains_through_the_shared_stack(device, tmp_path, monkeyp
     config, weights = load_network(tmp_path / "full" / "network.npz")
     assert config == DeltaConfig()
     np.testing.assert_array_equal(weights["W"], full["simulator"].get_weights()["W"])
-    train(DeltaConfig(), epochs=1, out=tmp_path / "killed", **options)
-    resumed = train(DeltaConfig(), epochs=3, out=tmp_path / "killed", resume=True, **options)
+    run("killed", 1)
+    resumed = run("killed", 3, resume=True)
     np.testing.assert_array_equal(resumed["simulator"].get_weights()["W"], weights["W"])

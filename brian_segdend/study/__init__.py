@@ -23,6 +23,8 @@ EXPERIMENTS = {
     "scalability": "scalability",
     "learning_dynamics": "dynamics",
     "hyperopt": "hyperopt",
+    "replay": "hyperopt.replay",
+    "baselines": "baselines",
 }
 BUDGETS = ("smoke", "full")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import datasets as _datasets
 from ..results import write_csv
-from .scalability import MODELS, load_runs
+from .tables import MODELS, load_runs
 
 __all__ = ["DESCRIPTION", "add_arguments", "run", "curves", "plot_dynamics"]
 

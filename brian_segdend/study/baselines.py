@@ -87,23 +87,22 @@ def train_one(kind: str, dataset: str, options: dict[str, Any], work: str, dest:
     return dest
 
 
-def run(
-    budget: str,
-    out,
-    data_dir=None,
-    resume: bool = False,
-    progress: bool = True,
-    only=None,
-    epochs: int | None = None,
-    seed: int = 0,
-    work_dir=None,
-    threads: int = 1,
-    max_train_examples: int | None = None,
-    summary_only: bool = False,
-    scheduler: str | None = None,
-    workers: int | None = None,
-) -> dict[str, Any]:
-    """Train the baselines under ``budget``; returns ``{'rows', 'markdown', 'failed'}``."""
+def run(budget: str, out, data_dir=None, resume: bool = False, progress: bool = True, **options) -> dict[str, Any]:
+    """Train the baselines under ``budget``; returns ``{'rows', 'markdown', 'failed'}``.
+
+    ``options``: ``only``, ``epochs``, ``seed``, ``work_dir``, ``threads``, ``max_train_examples``,
+    ``summary_only``, ``scheduler``, ``workers`` (the command-line options).
+    """
+    where = engine.EngineSettings.pop_from(options)
+    defaults = dict(
+        only=None, epochs=None, seed=0, work_dir=None, threads=1, max_train_examples=None, summary_only=False
+    )
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown option(s) of baselines: {', '.join(sorted(unknown))}")
+    o = {**defaults, **options}
+    only, epochs, seed, work_dir = o["only"], o["epochs"], o["seed"], o["work_dir"]
+    threads, max_train_examples, summary_only = o["threads"], o["max_train_examples"], o["summary_only"]
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
     pairs = _pairs(only)
@@ -136,7 +135,7 @@ def run(
             if outcome.status != "ok":
                 failed.append(f"{pair[0]}:{pair[1]} {outcome.status} {outcome.message[-300:]}")
 
-        with engine.stop_on_sigterm(), engine.connect(engine.EngineSettings(scheduler, workers)) as client:
+        with engine.stop_on_sigterm(), engine.connect(where) as client:
             parallel = max(1, sum(client.nthreads().values()))
             engine.run_tasks(client, next_task, on_done, parallel, None, len(pairs), progress, "baselines")
     rows, markdown = summarize(out)

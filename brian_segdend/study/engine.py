@@ -74,6 +74,11 @@ class EngineSettings:
         if self.workers is not None and (isinstance(self.workers, bool) or int(self.workers) < 1):
             raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
 
+    @classmethod
+    def pop_from(cls, options: dict) -> EngineSettings:
+        """The settings in an experiment's ``options`` (``scheduler``, ``workers``), removed from them."""
+        return cls(options.pop("scheduler", None), options.pop("workers", None))
+
 
 def add_arguments(parser) -> None:
     """``--scheduler`` and ``--workers`` (shared by every experiment that trains)."""

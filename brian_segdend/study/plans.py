@@ -30,6 +30,8 @@ SEGDEND = "segdend"
 #: Model kinds simulated by Brian (``spiking`` in ``--set``; run on ``--device``); the others are
 #: PyTorch baselines.
 BRIAN_KINDS = (SEGDEND,)
+#: options of the scalability experiment that shape its plan, in :func:`plan_runs` order
+PLAN_OPTIONS = ("models", "datasets", "seeds", "epochs", "n_train", "n_val", "n_test", "overrides", "device")
 
 #: Budget defaults. ``n_train=None``: every training image not held out for validation;
 #: ``n_test=None``: the whole test set. ``per_model``: overrides for single models.

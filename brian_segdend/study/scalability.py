@@ -23,12 +23,14 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .. import datasets, registry
 from ..results import RunLog, atomic_write_text
 from . import engine
 from .plans import (
     OVERRIDE_KEYS,
+    PLAN_OPTIONS,
     SEGDEND,
     RunPlan,
     expected_seconds,
@@ -209,28 +211,7 @@ def train_run(plan: RunPlan, run_dir: str | Path, data_dir=None, threads: int = 
 # ------------------------------------------------------------------------------------------ entry
 
 
-def run(
-    budget,
-    out,
-    data_dir=None,
-    resume=False,
-    progress=True,
-    models=None,
-    datasets=None,
-    seeds=None,
-    epochs=None,
-    n_train=None,
-    n_val=None,
-    n_test=None,
-    overrides=None,
-    device=None,
-    threads=1,
-    dry_run=False,
-    table_only=False,
-    scheduler=None,
-    workers=None,
-    **unknown,
-):
+def run(budget: str, out, data_dir=None, resume: bool = False, progress: bool = True, **options) -> dict[str, Any]:
     """Run the scalability study under ``budget``; returns ``{'plans', 'rows', 'table', 'figure', ...}``.
 
     Parameters
@@ -258,11 +239,16 @@ def run(
         Train nothing; write the table and figure from the runs finished so far (a run with fewer
         seeds than planned counts the seeds it has: the ``seeds`` column says how many).
     """
+    where = engine.EngineSettings.pop_from(options)
+    threads, dry_run, table_only = (
+        options.pop(k, d) for k, d in (("threads", 1), ("dry_run", False), ("table_only", False))
+    )
+    unknown = set(options) - set(PLAN_OPTIONS)
     if unknown:
         raise ValueError(f"unknown option(s) of scalability: {', '.join(sorted(unknown))}")
     if out is None:
         raise ValueError("out (the output directory) is required")
-    plans = plan_runs(budget, models, datasets, seeds, epochs, n_train, n_val, n_test, overrides, device)
+    plans = plan_runs(budget, *(options.get(k) for k in PLAN_OPTIONS))
     out = Path(out)
     runs_dir = out / "runs"
     status = {plan.name: _status(plan, runs_dir / plan.name, resume or table_only) for plan in plans}
@@ -282,7 +268,7 @@ def run(
         json.dumps({"budget": budget, "note": note, "runs": [dataclasses.asdict(p) for p in plans]}, indent=2) + "\n",
     )
     todo = [plan for plan in plans if plan.name not in done and not table_only]
-    failed = _train_all(todo, status, runs_dir, data_dir, threads, progress, scheduler, workers)
+    failed = _train_all(todo, status, runs_dir, data_dir, threads, progress, where)
     rows = summarize(plans, runs_dir, sizes)
     table = write_table(rows, out, note)
     figure = plot_accuracy(rows, out / "accuracy.png", textwrap.fill(f"{budget} budget. {note}", 160))
@@ -300,7 +286,7 @@ def run(
     }
 
 
-def _train_all(todo, status, runs_dir, data_dir, threads, progress, scheduler, workers) -> list[str]:
+def _train_all(todo, status, runs_dir, data_dir, threads, progress, where) -> list[str]:
     """Train ``todo`` as tasks of the engine (one per run); returns the failures."""
     if not todo:
         return []
@@ -318,7 +304,7 @@ def _train_all(todo, status, runs_dir, data_dir, threads, progress, scheduler, w
             failed.append(f"{plan.name}: {outcome.status} {outcome.message[-300:]}")
         print(f"{plan.name}: {outcome.status} after {outcome.wall_s:.0f} s", flush=True)
 
-    with engine.stop_on_sigterm(), engine.connect(engine.EngineSettings(scheduler, workers)) as client:
+    with engine.stop_on_sigterm(), engine.connect(where) as client:
         parallel = max(1, sum(client.nthreads().values()))
         engine.run_tasks(client, next_task, on_done, parallel, None, len(todo), progress, "scalability runs")
     return failed

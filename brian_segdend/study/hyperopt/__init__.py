@@ -142,17 +142,7 @@ def _families(value) -> list[str]:
     return list(dict.fromkeys(check_family(name) for name in names))
 
 
-def run(
-    budget: str,
-    out,
-    data_dir=None,
-    resume: bool = False,
-    progress: bool = True,
-    scheduler: str | None = None,
-    workers: int | None = None,
-    family=None,
-    **options,
-) -> dict[str, Any]:
+def run(budget: str, out, data_dir=None, resume: bool = False, progress: bool = True, **options) -> dict[str, Any]:
     """Run the hyperopt study under ``budget`` ('smoke' or 'full'); see the module docstring.
 
     Parameters
@@ -161,12 +151,10 @@ def run(
         Root directory (default ``results/hyperopt``); the smoke budget writes under ``<out>/smoke``.
     resume : bool
         Continue from the ``log.jsonl`` files already there.
-    scheduler, workers
-        Where evaluations run (:class:`~brian_segdend.study.engine.EngineSettings`).
-    family : str or list of str
-        Families to search (default: all).
     **options
-        Overrides of the budget (:data:`OPTIONS`).
+        ``family`` (str or list: the families to search, default all), ``scheduler`` and ``workers``
+        (where evaluations run: :class:`~brian_segdend.study.engine.EngineSettings`), and overrides of
+        the budget (:data:`OPTIONS`).
 
     Returns
     -------
@@ -175,7 +163,8 @@ def run(
     """
     from ...registry import models_dir as default_models_dir
 
-    families = _families(family)
+    families = _families(options.pop("family", None))
+    where = engine.EngineSettings.pop_from(options)
     objective = options.pop("objective", None) or cross_validated_error
     models_dir = options.pop("models_dir", None)
     settings = {f: family_settings(budget, f, options) for f in families}
@@ -190,7 +179,7 @@ def run(
         flush=True,
     )
     summaries = {}
-    with engine.stop_on_sigterm(), engine.connect(engine.EngineSettings(scheduler, workers)) as client:
+    with engine.stop_on_sigterm(), engine.connect(where) as client:
         for f, s in settings.items():
             directory = root / s.dataset / f
             entries = search(

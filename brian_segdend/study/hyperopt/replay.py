@@ -94,23 +94,17 @@ def _select(configurations, top, indices):
     return configurations
 
 
-def run(
-    budget: str,
-    out,
-    data_dir=None,
-    resume: bool = False,
-    progress: bool = True,
-    log: str | None = None,
-    top: int | None = None,
-    indices: list[int] | None = None,
-    dataset: str | None = None,
-    eval_timeout: float | None = None,
-    scheduler: str | None = None,
-    workers: int | None = None,
-    objective=cross_validated_error,
-    **options,
-) -> dict[str, Any]:
-    """Replay configurations of ``log`` under ``budget``; returns ``{'entries', 'rows', 'out'}``."""
+def run(budget: str, out, data_dir=None, resume: bool = False, progress: bool = True, **options) -> dict[str, Any]:
+    """Replay configurations of ``options['log']`` under ``budget``; returns ``{'entries', 'rows', 'out'}``.
+
+    ``options``: ``log`` (path), ``top``, ``indices``, ``dataset``, ``eval_timeout``, ``scheduler``,
+    ``workers``, ``objective`` (a replacement objective, for tests) and hyperopt's budget overrides.
+    """
+    where = engine.EngineSettings.pop_from(options)
+    log, top, indices, dataset, eval_timeout = (
+        options.pop(k, None) for k in ("log", "top", "indices", "dataset", "eval_timeout")
+    )
+    objective = options.pop("objective", None) or cross_validated_error
     if log is None:
         raise ValueError("replay needs a log file (LOG)")
     configurations, logged_dataset = read_configurations(log)
@@ -151,7 +145,7 @@ def run(
         if progress:
             print(log_message(entry, len(entries), len(chosen), entry["objective"]), f"(logged {c['logged_accuracy']})")
 
-    with engine.stop_on_sigterm(), engine.connect(engine.EngineSettings(scheduler, workers)) as client:
+    with engine.stop_on_sigterm(), engine.connect(where) as client:
         parallel = max(1, sum(client.nthreads().values()))
         engine.run_tasks(client, next_task, on_done, parallel, eval_timeout, len(todo), progress, "replay")
     rows = [

@@ -30,6 +30,7 @@ __all__ = [
     "LANGE_TYPES",
     "lange_family",
     "from_lange",
+    "lange_point",
 ]
 
 FAMILIES = ("mlp", "cnn", "segdend")
@@ -227,9 +228,16 @@ def from_lange(params: dict) -> tuple[str, dict[str, Any]]:
         layers = range(1, r["num_layers"] + 1)
         channels, kernels = [r[f"ch_{k}"] for k in layers], [r[f"k_{k}"] for k in layers]
         return family, _cnn(channels, kernels, r["stride"], r["padding"], r, params)
+    return family, to_params(family, lange_point(params))
+
+
+def lange_point(params: dict) -> dict[str, float]:
+    """A compartment-model or MLP point of Lange's logs as ``{dimension name: value}`` of :func:`search_space`."""
+    family = lange_family(params)
     point = {_LANGE_NAMES.get(k, k): v for k, v in params.items()}
-    names = {d.name for d in search_space(family)}
-    unknown = sorted(set(point) - names)
-    if unknown:
-        raise ValueError(f"unknown parameters {unknown} in a {family} point of Lange's logs")
-    return family, to_params(family, point)
+    unknown = sorted(set(point) - {d.name for d in search_space(family)})
+    if unknown or family == "cnn":
+        raise ValueError(
+            f"parameters {unknown or sorted(params)} of a {family} point of Lange's logs are not in this space"
+        )
+    return point

@@ -110,7 +110,7 @@ def main(argv=None):
         flush=True,
     )
     print(
-        "| setting | best after 10 | after 25 | after 50 | repeats reaching target | median eval reaching it | s per run |"
+        f"| setting | best after 10 | after 25 | after {args.evaluations} | repeats reaching target | median eval reaching it | s per run |"
     )
     print("|---|---|---|---|---|---|---|")
     results = {}

@@ -82,6 +82,8 @@ def test_lange_mapping_rounds_and_validates():
     bad = dict(point, symmetric_weights=1, broadcast=1)  # not supported with 2 hidden layers
     with pytest.raises(ValueError, match="symmetric_weights"):
         ModelConfig.from_dict(hyperopt.to_params("segdend", bad))
+    cnn = hyperopt.to_params("cnn", [20, 0.01, 2.4, 8, 3, 1, 2])
+    assert cnn["channels"] == [8, 8] and cnn["kernel_size"] == 3 and cnn["padding"] == 2
     mlp = hyperopt.to_params("mlp", [200.2, 0.01, 2, 40, 60, 500, 500, 500, 500])
     assert mlp["hidden"] == [40, 60] and mlp["batch_size"] == 200 and mlp["momentum"] == 0.0
 

@@ -154,7 +154,7 @@ def _count(key, value):
     return value
 
 
-def parse_overrides(items, specs):
+def parse_overrides(items: list[str] | None, specs: dict) -> dict[str, dict]:
     """``['ref-s.n_train=5000', 'baselines.epochs=3']`` -> ``{model: {key: value}}`` for ``specs``."""
     result = {name: {} for name in specs}
     for item in items or ():
@@ -182,17 +182,17 @@ def parse_overrides(items, specs):
 
 
 def plan_runs(
-    budget,
-    models=None,
-    datasets_=None,
-    seeds=None,
-    epochs=None,
-    n_train=None,
-    n_val=None,
-    n_test=None,
-    overrides=None,
-    device=None,
-):
+    budget: str,
+    models: str | list[str] | None = None,
+    datasets_: str | list[str] | None = None,
+    seeds: int | None = None,
+    epochs: int | None = None,
+    n_train: int | None = None,
+    n_val: int | None = None,
+    n_test: int | None = None,
+    overrides: list[str] | None = None,
+    device: str | None = None,
+) -> list[RunPlan]:
     """Every run of the study under ``budget`` and the overrides, as a list of :class:`RunPlan`.
 
     Global options (``epochs``, ``n_train``, ...) replace the budget's defaults for every model;
@@ -275,7 +275,7 @@ def standalone(device: str) -> bool:
     return (fastest_available() if device == "auto" else device).endswith("standalone")
 
 
-def expected_seconds(plans, done=()):
+def expected_seconds(plans: list[RunPlan], done=()) -> float:
     """Expected wall time (s) of ``plans`` not in ``done``, from :data:`COST_MS` and compile times."""
     total, architectures = 0.0, set()
     for plan in plans:

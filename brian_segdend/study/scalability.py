@@ -64,7 +64,7 @@ DESCRIPTION = (
 # ------------------------------------------------------------------------------------------ options
 
 
-def add_arguments(parser):
+def add_arguments(parser) -> None:
     """Options of ``segdend experiment scalability``."""
     parser.add_argument("--models", default=None, help=f"comma-separated model names (default: {','.join(MODELS)})")
     parser.add_argument(

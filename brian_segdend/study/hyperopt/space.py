@@ -131,11 +131,11 @@ def to_params(family: str, point: dict | list) -> dict[str, Any]:
     if missing:
         raise ValueError(f"{family} point lacks {missing}")
     r = {k: int(round(float(v))) for k, v in point.items()}  # Lange: int(round(x))
+    if family == "cnn":
+        return _cnn([r["channels"]] * r["n_layers"], r["kernel_size"], r["stride"], r["padding"], r, point)
     hidden = [r[f"units_{k}"] for k in range(1, r["n_layers"] + 1)]
     if family == "mlp":
         return dict(_sgd(r, point), hidden=hidden, activation="relu")
-    if family == "cnn":
-        return _cnn([r["channels"]] * r["n_layers"], r["kernel_size"], r["stride"], r["padding"], r, point)
     dt = float(point["dt"])
     params: dict[str, Any] = {flag: bool(r[flag]) for flag in FLAGS}
     params.update(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ModelConfig", "FLAGS", "KERNELS", "SPIKE_COUNTS"]
+__all__ = ["ModelConfig", "FLAGS", "KERNELS", "SPIKE_COUNTS", "parse_setting", "parse_value"]
 
 #: The eleven Boolean options of Lange's search space (spec §8), in his order.
 FLAGS = (
@@ -275,3 +276,38 @@ def _as_tuple(value, n, name):
     if len(value) != n:
         raise ValueError(f"{name}={list(value)!r} is invalid: expected one value or {n} values (one per layer)")
     return value
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: a TOML value (``5``, ``0.1``, ``true``, ``[20, 10]``, ``"a b"``), else the text.
+
+    ``True``/``False`` are accepted in any case, so ``conductances=False`` means what it says.
+    """
+    text = text.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_setting(item: str, keys: Sequence[str], example: str, targets: bool = False) -> tuple[str, str, Any]:
+    """One ``--set`` item as ``(target, key, value)``: the one syntax of every ``--set`` option.
+
+    The item is ``KEY=VALUE`` or, with ``targets=True``, ``TARGET.KEY=VALUE`` (``target`` is ``''``
+    otherwise). ``KEY`` must be one of ``keys``; ``VALUE`` is read by :func:`parse_value`.
+
+    Raises
+    ------
+    ValueError
+        Bad syntax or an unknown key; the message names the item and lists the valid keys.
+    """
+    name, sep, text = item.partition("=")
+    target, dot, key = name.strip().rpartition(".") if targets else ("", "", name.strip())
+    form = "TARGET.KEY=VALUE" if targets else "KEY=VALUE"
+    if not sep or not key or (targets and not (dot and target)):
+        raise ValueError(f"bad --set {item!r}; expected {form}, e.g. {example}")
+    if key not in keys:
+        raise ValueError(f"unknown key {key!r} in --set {item!r}; valid keys are: {', '.join(keys)}")
+    return target, key, parse_value(text)

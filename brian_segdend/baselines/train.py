@@ -214,7 +214,7 @@ def train(
     kind : str
         One of :data:`KINDS`: ``"bp-mlp"``, ``"bp-cnn"``, ``"fa"``, ``"dfa"``, ``"tp"``, ``"dtp"``, ``"sdtp"``.
     params : dict or None
-        Overrides of ``DEFAULTS[kind]`` (or a parameter record).
+        Overrides of the defaults of ``kind``, ``models/<kind>.toml`` (or a parameter record).
     dataset : str
         ``"mnist"``, ``"fashion-mnist"`` or ``"cifar10"``.
     epochs : int
@@ -312,7 +312,8 @@ def train(
         except (FileNotFoundError, ValueError):
             log = None
     if log is None:
-        log = RunLog(out_dir, config, seed, kind, dataset)
+        source = None if data is not None else datasets.locate(dataset, data_dir).to_dict()
+        log = RunLog(out_dir, config, seed, kind, dataset, data_source=source)
         log.save()
     log.config = config
 

@@ -133,3 +133,21 @@ def test_help_ends_with_examples_that_parse(command, capsys, monkeypatch):
         words = words[words.index("segdend") + 1 :]
         assert command is None or words[0] == command
         cli._parser().parse_args(words)  # SystemExit here would fail the test
+
+
+def test_brian_log_lines_print_above_the_progress_bar(capfd):
+    from brian2.utils.logger import get_logger
+    from tqdm import tqdm
+
+    from brian_segdend.training import brian_log_above
+
+    bar = tqdm(total=2, desc="epoch 1/1", file=sys.stderr, mininterval=0)
+    bar.update(1)
+    with brian_log_above(bar):
+        get_logger("brian2.devices.test").warn("a message from Brian")
+    bar.update(1)
+    bar.close()
+    err = capfd.readouterr().err
+    before, after = err.split("WARNING    a message from Brian")
+    assert before.rstrip(" ").endswith(("\r", "\n")) and "epoch 1/1:  50%" in before  # cleared bar, then the line
+    assert after.startswith(" [brian2.devices.test]\n") and "epoch 1/1: 100%" in after  # then the bar again

@@ -230,7 +230,7 @@ def _download(name: str, roots: list[Path], log) -> Source:
 
 def _source_key(source: Source) -> str:
     """A short hash of the source files' paths, sizes and modification times."""
-    h = hashlib.sha1(f"{source.name}:{_CACHE_FORMAT}:{source.format}".encode())
+    h = hashlib.sha1(f"{source.name}:{_CACHE_FORMAT}".encode())  # the files tell the formats apart
     for f in source.files:
         st = f.stat()
         h.update(f"{f.resolve()}:{st.st_size}:{int(st.st_mtime)}".encode())

@@ -142,6 +142,7 @@ def train(
     build_directory=None,
     data=None,
     log=print,
+    data_source=None,
 ):
     """Train a segregated-dendrite network on ``dataset`` and test it after every epoch.
 
@@ -166,6 +167,9 @@ def train(
         Continue from ``out/checkpoint.npz``.
     data : tuple, optional
         ``(X_train, y_train, X_test, y_test)`` instead of loading ``dataset``.
+    data_source : dict, optional
+        Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
+        ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
 
     Returns
     -------
@@ -177,7 +181,7 @@ def train(
     for name, value in (("epochs", epochs), ("chunk_size", chunk_size), ("n_train", n_train), ("n_test", n_test)):
         if value is not None and value < 1:
             raise ValueError(f"{name}={value} must be >= 1")
-    source = None
+    source = data_source
     if data is None:
         source = datasets.locate(dataset, data_dir).to_dict()
         X_train, y_train = datasets.load(dataset, "train", data_dir)

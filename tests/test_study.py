@@ -7,6 +7,7 @@ import pytest
 
 import brian_segdend.baselines
 import brian_segdend.training
+from brian_segdend import datasets
 from brian_segdend.cli import main
 from brian_segdend.study import dynamics, run_experiment, scalability
 
@@ -76,6 +77,7 @@ def test_smoke_writes_table_figure_and_run_directories(smoke):
     # the spiking model on CIFAR-10 gets all 3072 RGB inputs
     cifar = json.loads((out / "runs" / "ref-s_cifar10_s0" / "results.json").read_text())
     assert cifar["config"]["n_inputs"] == 3072 and cifar["config"]["n_hidden"] == [20]
+    assert cifar["data_source"] == datasets.locate("cifar10", download=False).to_dict()  # which CIFAR-10 files
 
 
 def test_resume_skips_finished_runs(smoke, monkeypatch, capsys):

@@ -206,6 +206,7 @@ def train(
     max_test_examples: int | None = None,
     num_threads: int | None = None,
     data: dict | None = None,
+    data_source: dict | None = None,
 ) -> dict[str, Any]:
     """Train baseline ``kind`` on ``dataset`` for ``epochs`` epochs and return the last epoch's metrics.
 
@@ -242,6 +243,9 @@ def train(
         Call ``torch.set_num_threads(num_threads)`` first.
     data : dict, optional
         Pre-loaded ``{"train": (X, y), "test": (X, y)}`` arrays instead of loading ``dataset``.
+    data_source : dict, optional
+        Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
+        ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
 
     Returns
     -------
@@ -312,7 +316,7 @@ def train(
         except (FileNotFoundError, ValueError):
             log = None
     if log is None:
-        source = None if data is not None else datasets.locate(dataset, data_dir).to_dict()
+        source = data_source if data is not None else datasets.locate(dataset, data_dir).to_dict()
         log = RunLog(out_dir, config, seed, kind, dataset, data_source=source)
         log.save()
     log.config = config

@@ -377,6 +377,7 @@ def _train_baseline(plan, run_dir, data_dir, progress, threads):
         resume=True,
         progress=progress,
         data={"train": (X, y), "test": (Xt, yt)},
+        data_source=datasets.locate(plan.dataset, data_dir).to_dict(),
         val_fraction=val_fraction,
         num_threads=threads,
     )
@@ -409,6 +410,7 @@ def _train_spiking(plan, run_dir, data_dir, progress, build_root=None):
         seed=plan.seed,
         out=run_dir,
         data=(X, y, Xt, yt),
+        data_source=datasets.locate(plan.dataset, data_dir).to_dict(),
         val_fraction=val_fraction,
         chunk_size=1000,
         resume=(run_dir / training.CHECKPOINT).exists(),

@@ -19,7 +19,7 @@ EXAMPLES = {
   segdend experiment scalability --budget smoke    # the study, end to end on small subsets""",
     "train": """\
   segdend train --model ref-s --epochs 3 --n-train 0 --n-test 0 --out runs/ref-s
-  segdend train --set n_hidden=[100] --set kernel=untruncated --n-train 1000 --device numpy
+  segdend train --set n_hidden=100 --set 'learning_rates=[0.1, 0.05]' --n-train 1000 --device numpy
   segdend train --model my-model.toml --dataset fashion-mnist --data-dir ~/data --no-download""",
     "test": """\
   segdend test runs/ref-s                          # all 10 000 MNIST test images
@@ -124,7 +124,8 @@ def _parser():
         default=None,
         metavar="KEY=VALUE",
         help="change one model parameter (a ModelConfig field, or a baseline's parameter), "
-        "VALUE in TOML syntax, e.g. --set n_hidden=[100] --set conductances=false; repeatable",
+        "VALUE in TOML syntax, e.g. --set n_hidden=100 --set 'n_hidden=[500, 100]' --set conductances=false; "
+        "repeatable",
     )
     t.add_argument("--dataset", default="mnist", choices=DATASETS)
     t.add_argument("--epochs", type=_integer(1), default=1)

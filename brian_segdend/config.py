@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -127,10 +128,10 @@ class ModelConfig:
     symmetric_noise_sd: float = 0.05
 
     def __post_init__(self):
+        object.__setattr__(self, "n_hidden", _layer_sizes(self.n_hidden))
         n_layers = len(self.n_hidden) + 1
         lr = _as_tuple(self.learning_rates, n_layers, "learning_rates")
         flr = _as_tuple(self.feedback_learning_rates, max(len(self.n_hidden), 1), "feedback_learning_rates")
-        object.__setattr__(self, "n_hidden", tuple(int(n) for n in self.n_hidden))
         object.__setattr__(self, "learning_rates", lr)
         object.__setattr__(self, "feedback_learning_rates", flr[: len(self.n_hidden)])
         self._validate()
@@ -267,10 +268,27 @@ class ModelConfig:
             )
 
 
+def _layer_sizes(value):
+    """``n_hidden`` as a tuple of ints (a single int: one hidden layer)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        sizes = tuple(int(n) for n in value)
+        whole = all(isinstance(n, numbers.Real) and not isinstance(n, bool) and n == int(n) for n in value)
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
+        raise ValueError(f"n_hidden={value!r} is invalid: expected a list of layer sizes (integers), e.g. [500]")
+    return sizes
+
+
 def _as_tuple(value, n, name):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (float(value),) * n
-    value = tuple(float(v) for v in value)
+    try:
+        value = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is invalid: expected a number or a list of numbers") from None
     if len(set(value)) == 1:  # one rate for every layer (also after a change of depth)
         return value[:1] * n
     if len(value) != n:

@@ -70,7 +70,7 @@ class ModelSpec:
         """
         if not items:
             return self
-        example = "n_hidden=[100]" if self.kind == SEGDEND else "learning_rate=0.01"
+        example = "n_hidden=100" if self.kind == SEGDEND else "learning_rate=0.01"
         params = dict(self.params)
         for item in items:
             _, key, value = parse_setting(item, self.option_names(), example)

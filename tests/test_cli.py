@@ -1,5 +1,6 @@
 """The command line: every bad option stops before anything is built, --set, --version, --help examples."""
 
+import re
 import shlex
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def test_bad_option_stops_before_building(cache, capsys, args, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--set", "n_hidden"], "bad --set 'n_hidden'; expected KEY=VALUE, e.g. n_hidden=[100]"),
+        (["--set", "n_hidden"], "bad --set 'n_hidden'; expected KEY=VALUE, e.g. n_hidden=100"),
         (["--set", "hiden=[3]"], "unknown key 'hiden' in --set 'hiden=[3]'; valid keys are: n_inputs, n_hidden"),
         (["--set", "n_hidden=[0]"], "model 'ref-s' with --set n_hidden=[0]: n_hidden=(0,) is invalid"),
         (["--set", "kernel=wide"], "kernel='wide' is invalid: choose one of ('truncated', 'untruncated')"),
@@ -99,7 +100,13 @@ def test_set_reads_toml_values_into_model_config():
     assert config.n_hidden == (20, 10) and config.learning_rates == (0.1, 0.1, 0.1)
     assert config.conductances is False and config.kernel == "untruncated" and config.dt == 0.5
     assert registry.load_model("ref-s").config().n_hidden == (500,)  # the named model is unchanged
+    assert registry.load_model("ref-s").with_settings(["n_hidden=100"]).config().n_hidden == (100,)  # one layer
     assert registry.load_model("fa").with_settings(["hidden=[30]"]).params["hidden"] == [30]
+    for bad, named in (("n_hidden=[2.5]", "n_hidden=(2.5,) is invalid"), ("learning_rates=[1, x]", "learning_rates=")):
+        with pytest.raises(ValueError, match=re.escape(named)):
+            registry.load_model("ref-s").with_settings([bad])
+    with pytest.raises(ValueError, match="batch_norm must be true or false, got 3"):
+        registry.load_model("bp-cnn").with_settings(["batch_norm=3"])
 
 
 def test_train_and_study_share_one_set_syntax():

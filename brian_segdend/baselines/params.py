@@ -54,6 +54,11 @@ def _check_nonneg(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a non-negative number, got {value!r}")
 
 
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; valid values are: {', '.join(choices)}")
@@ -85,6 +90,7 @@ def _check_common(p) -> None:
         raise ValueError(f"lr_decay (per-epoch learning-rate factor) must be in (0, 1], got {p.lr_decay!r}")
     _check_choice("activation", p.activation, ACTIVATIONS)
     _check_choice("optimizer", p.optimizer, OPTIMIZERS)
+    _check_bool("normalize_input", p.normalize_input)
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,7 @@ class CNNParams:
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         _check_choice("augment", self.augment, AUGMENTATIONS)
+        _check_bool("batch_norm", self.batch_norm)
         _check_common(self)
 
     @staticmethod

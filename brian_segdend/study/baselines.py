@@ -78,9 +78,10 @@ def _pairs(only) -> list[tuple[str, str]]:
 
 def train_one(kind: str, dataset: str, options: dict[str, Any], work: str, dest: str) -> str:
     """Train (or continue) one preset into ``work``; copy its results to ``dest`` (a task)."""
-    from .. import baselines
+    from .. import baselines, registry
 
-    baselines.train(kind, baselines.load_preset(kind, dataset), dataset, out_dir=work, progress=False, **options)
+    params = registry.load_model(kind).params_for(dataset)
+    baselines.train(kind, params, dataset, out_dir=work, progress=False, **options)
     Path(dest).mkdir(parents=True, exist_ok=True)
     for name in ("results.json", "results.csv"):
         shutil.copyfile(Path(work) / name, Path(dest) / name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from .. import datasets, registry
+from ..config import parse_setting
 from .tables import MODELS
 
 __all__ = [
@@ -142,10 +143,10 @@ def _count(key, value):
     """An example count or number of epochs/seeds from the command line (0 means 'all' for counts)."""
     if value is None:
         return None
-    try:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key}={value!r} is not an integer") from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key}={value!r} is not an integer")
     if key in ("n_train", "n_test") and value == 0:
         return None
     low = 0 if key == "n_val" else 1
@@ -158,12 +159,7 @@ def parse_overrides(items: list[str] | None, specs: dict) -> dict[str, dict]:
     """``['ref-s.n_train=5000', 'baselines.epochs=3']`` -> ``{model: {key: value}}`` for ``specs``."""
     result = {name: {} for name in specs}
     for item in items or ():
-        target, sep, value = item.partition("=")
-        target, dot, key = target.strip().rpartition(".")
-        if not sep or not dot:
-            raise ValueError(f"bad override {item!r}; expected TARGET.KEY=VALUE, e.g. ref-s.n_train=5000")
-        if key not in OVERRIDE_KEYS:
-            raise ValueError(f"unknown budget key {key!r} in {item!r}; valid keys are: {', '.join(OVERRIDE_KEYS)}")
+        target, key, value = parse_setting(item, OVERRIDE_KEYS, example="ref-s.n_train=5000", targets=True)
         if target == "spiking":
             names = [n for n, s in specs.items() if s.kind == SEGDEND]
         elif target == "baselines":
@@ -177,7 +173,7 @@ def parse_overrides(items: list[str] | None, specs: dict) -> dict[str, dict]:
         if key == "n_hidden" and any(specs[n].kind != SEGDEND for n in names):
             raise ValueError(f"n_hidden applies to segregated-dendrite models only ({item!r})")
         for name in names:
-            result[name][key] = _count(key, value.strip())
+            result[name][key] = _count(key, value)
     return result
 
 

@@ -147,6 +147,7 @@ def _train_baseline(plan: RunPlan, run_dir: Path, data_dir, threads: int) -> Non
         resume=True,
         progress=False,
         data={"train": (X, y), "test": (Xt, yt)},
+        data_source=datasets.locate(plan.dataset, data_dir).to_dict(),
         val_fraction=val_fraction,
         num_threads=threads,
     )
@@ -178,6 +179,7 @@ def _train_segdend(plan: RunPlan, run_dir: Path, data_dir, threads: int) -> None
             seed=plan.seed,
             out=run_dir,
             data=(X, y, Xt, yt),
+            data_source=datasets.locate(plan.dataset, data_dir).to_dict(),
             val_fraction=val_fraction,
             chunk_size=1000,
             resume=(run_dir / training.CHECKPOINT).exists(),

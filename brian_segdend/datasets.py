@@ -58,6 +58,7 @@ __all__ = [
     "cache_dir",
     "train_val_split",
     "stratified_kfold",
+    "subset",
 ]
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -420,3 +421,31 @@ def stratified_kfold(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray,
         mask[val] = False
         folds.append((all_idx[mask], val.astype(np.int64)))
     return folds
+
+
+def subset(y: np.ndarray, n: int | None, seed, stratify: bool = False) -> np.ndarray:
+    """Sorted indices of ``n`` of the examples labelled ``y``, drawn reproducibly from ``seed``.
+
+    Parameters
+    ----------
+    y : array of int, shape (N,)
+        Labels of the pool.
+    n : int or None
+        How many to keep; ``None`` or ``n >= N``: all of them.
+    seed : int or sequence of int
+        ``numpy.random.default_rng(seed)`` draws a plain subset (the first ``n`` of a permutation);
+        a stratified subset needs an int (scikit-learn's ``train_test_split``).
+    stratify : bool
+        Keep the class proportions of ``y`` (scikit-learn's stratified splitter).
+    """
+    y = np.asarray(y)
+    if n is None or n >= len(y):
+        return np.arange(len(y))
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"subset size must be a positive number of examples, got {n!r}")
+    if not stratify:
+        return np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(y)), train_size=int(n), stratify=y, random_state=int(seed))
+    return np.sort(keep)

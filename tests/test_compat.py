@@ -2,7 +2,6 @@
 
 import configparser
 import re
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -20,11 +19,10 @@ def _pairings():
     return [re.match(r"brian2 (\S+) on Python (\S+)", text).groups() for text in SUPPORTED_BRIAN2.values()]
 
 
-def test_installed_brian2_is_one_of_the_supported_pairings():
+def test_installed_brian2_is_a_supported_series():
     series = check_versions()
     assert metadata.version("brian2").startswith(series + ".")
-    python_of_series = {brian2.rsplit(".", 1)[0]: python for brian2, python in _pairings()}
-    assert python_of_series[series] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert series in {brian2.rsplit(".", 1)[0] for brian2, _ in _pairings()}
 
 
 @pytest.mark.parametrize("version", ["2.8.0.4", "2.12.0", "3.0.0"])

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from brian_segdend import baselines  # noqa: E402
+from brian_segdend import baselines, registry  # noqa: E402
 from brian_segdend.results import atomic_write_text  # noqa: E402
 
 RUNS = [
@@ -70,7 +70,7 @@ TARGETS = {
 
 
 def run_one(kind, dataset, args) -> None:
-    params = baselines.load_preset(kind, dataset)
+    params = registry.load_model(kind).params_for(dataset)
     work = Path(args.work_dir) / f"{kind}_{dataset}"
     print(f"== {kind} on {dataset}: {params}", flush=True)
     baselines.train(

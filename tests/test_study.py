@@ -7,6 +7,7 @@ import pytest
 
 import brian_segdend.baselines
 import brian_segdend.training
+from brian_segdend import datasets
 from brian_segdend.cli import main
 from brian_segdend.study import dynamics, run_experiment, scalability
 
@@ -76,6 +77,7 @@ def test_smoke_writes_table_figure_and_run_directories(smoke):
     # the spiking model on CIFAR-10 gets all 3072 RGB inputs
     cifar = json.loads((out / "runs" / "ref-s_cifar10_s0" / "results.json").read_text())
     assert cifar["config"]["n_inputs"] == 3072 and cifar["config"]["n_hidden"] == [20]
+    assert cifar["data_source"] == datasets.locate("cifar10", download=False).to_dict()  # which CIFAR-10 files
 
 
 def test_resume_skips_finished_runs(smoke, monkeypatch, capsys):
@@ -173,7 +175,9 @@ def test_full_budget_prints_its_expected_duration(tmp_path, capsys):
     [
         (dict(models="bp-mlp,nope"), "unknown model 'nope'"),
         (dict(datasets="svhn"), "unknown dataset 'svhn'"),
-        (dict(overrides=["ref-s.lr=3"]), "unknown budget key 'lr'"),
+        (dict(overrides=["ref-s.lr=3"]), "unknown key 'lr' in --set 'ref-s.lr=3'; valid keys are: seeds"),
+        (dict(overrides=["epochs=3"]), "bad --set 'epochs=3'; expected TARGET.KEY=VALUE"),
+        (dict(overrides=["ref-s.epochs=2.5"]), "epochs=2.5 is not an integer"),
         (dict(overrides=["resnet.epochs=3"]), "unknown override target 'resnet'"),
         (dict(overrides=["bp-mlp.n_hidden=3"]), "n_hidden applies to segregated-dendrite models only"),
         (dict(epochs=0), "epochs=0 must be >= 1"),

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import datasets, registry
+from ..config import parse_setting
 from ..results import RunLog, atomic_write_text, write_csv
 
 __all__ = [
@@ -205,10 +206,10 @@ def _count(key, value):
     """An example count or number of epochs/seeds from the command line (0 means 'all' for counts)."""
     if value is None:
         return None
-    try:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key}={value!r} is not an integer") from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key}={value!r} is not an integer")
     if key in ("n_train", "n_test") and value == 0:
         return None
     low = 0 if key == "n_val" else 1
@@ -221,12 +222,7 @@ def parse_overrides(items, specs):
     """``['ref-s.n_train=5000', 'baselines.epochs=3']`` -> ``{model: {key: value}}`` for ``specs``."""
     result = {name: {} for name in specs}
     for item in items or ():
-        target, sep, value = item.partition("=")
-        target, dot, key = target.strip().rpartition(".")
-        if not sep or not dot:
-            raise ValueError(f"bad override {item!r}; expected TARGET.KEY=VALUE, e.g. ref-s.n_train=5000")
-        if key not in OVERRIDE_KEYS:
-            raise ValueError(f"unknown budget key {key!r} in {item!r}; valid keys are: {', '.join(OVERRIDE_KEYS)}")
+        target, key, value = parse_setting(item, OVERRIDE_KEYS, example="ref-s.n_train=5000", targets=True)
         if target == "spiking":
             names = [n for n, s in specs.items() if s.kind == SEGDEND]
         elif target == "baselines":
@@ -240,7 +236,7 @@ def parse_overrides(items, specs):
         if key == "n_hidden" and any(specs[n].kind != SEGDEND for n in names):
             raise ValueError(f"n_hidden applies to segregated-dendrite models only ({item!r})")
         for name in names:
-            result[name][key] = _count(key, value.strip())
+            result[name][key] = _count(key, value)
     return result
 
 
@@ -381,6 +377,7 @@ def _train_baseline(plan, run_dir, data_dir, progress, threads):
         resume=True,
         progress=progress,
         data={"train": (X, y), "test": (Xt, yt)},
+        data_source=datasets.locate(plan.dataset, data_dir).to_dict(),
         val_fraction=val_fraction,
         num_threads=threads,
     )
@@ -413,6 +410,7 @@ def _train_spiking(plan, run_dir, data_dir, progress, build_root=None):
         seed=plan.seed,
         out=run_dir,
         data=(X, y, Xt, yt),
+        data_source=datasets.locate(plan.dataset, data_dir).to_dict(),
         val_fraction=val_fraction,
         chunk_size=1000,
         resume=(run_dir / training.CHECKPOINT).exists(),

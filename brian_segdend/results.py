@@ -37,10 +37,13 @@ __all__ = [
     "software_versions",
     "CHECKPOINT_MARKER",
     "CHECKPOINT_FILES",
+    "BRIAN_CHECKPOINT",
+    "BASELINE_CHECKPOINT",
 ]
 
-#: File names of checkpoints in a run directory: the Brian models' (.npz) and the baselines' (torch.save).
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.pt")
+#: Checkpoint of a run directory: Brian models (:func:`atomic_save_npz`) and PyTorch baselines (``torch.save``).
+BRIAN_CHECKPOINT, BASELINE_CHECKPOINT = "checkpoint.npz", "checkpoint.pt"
+CHECKPOINT_FILES = (BRIAN_CHECKPOINT, BASELINE_CHECKPOINT)
 #: Key stored in every checkpoint written by :func:`atomic_save_npz` with ``checkpoint=True``.
 CHECKPOINT_MARKER = "__brian_segdend_checkpoint__"
 
@@ -201,6 +204,9 @@ class RunLog:
     seed : int
     model_name : str
     dataset : str
+    data_source : dict, optional
+        Where the dataset's files came from (:meth:`brian_segdend.datasets.Source.to_dict`: format
+        and data root), ``None`` for arrays passed in directly.
 
     Examples
     --------
@@ -213,7 +219,16 @@ class RunLog:
     JSON_NAME = "results.json"
     CSV_NAME = "results.csv"
 
-    def __init__(self, out_dir, config: dict, seed: int, model_name: str, dataset: str, versions: dict | None = None):
+    def __init__(
+        self,
+        out_dir,
+        config: dict,
+        seed: int,
+        model_name: str,
+        dataset: str,
+        versions: dict | None = None,
+        data_source: dict | None = None,
+    ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.config = dict(config)
@@ -221,6 +236,7 @@ class RunLog:
         self.model_name = str(model_name)
         self.dataset = str(dataset)
         self.versions = dict(versions) if versions is not None else software_versions()
+        self.data_source = data_source
         self.epochs: list[dict[str, Any]] = []
 
     @property
@@ -235,6 +251,7 @@ class RunLog:
         return {
             "model": self.model_name,
             "dataset": self.dataset,
+            "data_source": _json_safe(self.data_source),
             "config": _json_safe(self.config),
             "seed": self.seed,
             "versions": self.versions,
@@ -283,7 +300,15 @@ class RunLog:
         missing = [k for k in ("model", "dataset", "config", "seed", "epochs") if k not in data]
         if missing:
             raise ValueError(f"{str(path)!r} is not a run record; missing keys: {', '.join(missing)}")
-        log = cls(out_dir, data["config"], data["seed"], data["model"], data["dataset"], versions=data.get("versions"))
+        log = cls(
+            out_dir,
+            data["config"],
+            data["seed"],
+            data["model"],
+            data["dataset"],
+            versions=data.get("versions"),
+            data_source=data.get("data_source"),
+        )
         log.epochs = list(data["epochs"])
         return log
 

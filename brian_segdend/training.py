@@ -7,8 +7,11 @@ exactly the weights an uninterrupted run reaches on the same device.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import sys
 import time
 from pathlib import Path
 
@@ -16,13 +19,21 @@ import numpy as np
 
 from . import datasets
 from .model import Config, config_class, model_class
-from .results import RunLog, atomic_save_npz, load_npz_checkpoint
+from .results import BRIAN_CHECKPOINT, RunLog, atomic_save_npz, load_npz_checkpoint
 from .simulator import Simulator
 from .validation import check_positive_int
 
-__all__ = ["train", "evaluate", "save_network", "load_network", "architecture_key", "build_simulator"]
+__all__ = [
+    "train",
+    "evaluate",
+    "save_network",
+    "load_network",
+    "architecture_key",
+    "build_simulator",
+    "brian_log_above",
+]
 
-CHECKPOINT = "checkpoint.npz"
+CHECKPOINT = BRIAN_CHECKPOINT
 NETWORK = "network.npz"
 
 
@@ -38,6 +49,41 @@ def build_simulator(
     """A :class:`Simulator` over a new model of ``config.kind`` on the active device."""
     model = model_class(config.kind)(config, weights=weights, seed=seed, capacity=capacity)
     return Simulator(model, build_directory=build_directory)
+
+
+@contextlib.contextmanager
+def brian_log_above(bar):
+    """Print Brian's console log lines (and Python warnings) above the progress bar ``bar``.
+
+    While the context is open, the records that Brian's console handler would write straight into
+    the bar's line go through ``bar.write`` instead (same level, filters and format); Brian's log file
+    receives everything as usual.
+    """
+    from brian2.utils.logger import BrianLogger
+
+    console = BrianLogger.console_handler
+    if bar.disable or console is None:
+        yield
+        return
+
+    class AboveBar(logging.Handler):
+        def emit(self, record):
+            bar.write(self.format(record), file=sys.stderr)
+
+    above = AboveBar(console.level)
+    above.setFormatter(console.formatter)
+    for f in console.filters:
+        above.addFilter(f)
+    loggers = [lg for lg in (logging.getLogger("brian2"), logging.getLogger("py.warnings")) if console in lg.handlers]
+    for lg in loggers:
+        lg.removeHandler(console)
+        lg.addHandler(above)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeHandler(above)
+            lg.addHandler(console)
 
 
 def save_network(path, simulator: Simulator) -> None:
@@ -100,6 +146,7 @@ def train(
     build_directory=None,
     data: tuple | None = None,
     log=print,
+    data_source=None,
 ) -> dict:
     """Train a model (a segregated-dendrite network, or any kind of :mod:`brian_segdend.model`) on
     ``dataset`` and test it after every epoch.
@@ -125,6 +172,9 @@ def train(
         Continue from ``out/checkpoint.npz``.
     data : tuple, optional
         ``(X_train, y_train, X_test, y_test)`` instead of loading ``dataset``.
+    data_source : dict, optional
+        Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
+        ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
 
     Returns
     -------
@@ -135,7 +185,12 @@ def train(
 
     check_positive_int("epochs", epochs)
     check_positive_int("chunk_size", chunk_size)
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        if value is not None:
+            check_positive_int(name, value)
+    source = data_source
     if data is None:
+        source = datasets.locate(dataset, data_dir).to_dict()
         X_train, y_train = datasets.load(dataset, "train", data_dir)
         X_test, y_test = datasets.load(dataset, "test", data_dir)
     else:
@@ -173,7 +228,7 @@ def train(
     runlog = (
         RunLog.load(out)
         if (resume and out and (out / "results.json").exists())
-        else (RunLog(out, config.to_dict(), seed, model_name, dataset) if out else None)
+        else (RunLog(out, config.to_dict(), seed, model_name, dataset, data_source=source) if out else None)
     )
     if runlog is not None and resume:
         runlog.truncate(start_epoch)
@@ -198,9 +253,10 @@ def train(
             sl = slice(k * capacity, min((k + 1) * capacity, n_train))
             t0 = time.perf_counter()
             chunk = {name: values[sl] for name, values in settings.items()}
-            u = sim.present(
-                X_train[order[sl]], y_train[order[sl]], learn=True, seed=_chunk_seed(seed, epoch, k), **chunk
-            )
+            with brian_log_above(bar):
+                u = sim.present(
+                    X_train[order[sl]], y_train[order[sl]], learn=True, seed=_chunk_seed(seed, epoch, k), **chunk
+                )
             correct += int(np.sum(sim.predict(u) == y_train[order[sl]]))
             seen += sl.stop - sl.start
             if checkpoint is not None:

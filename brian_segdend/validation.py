@@ -48,7 +48,7 @@ def check_number(name: str, value: Any, minimum: float | None = None, positive: 
 def check_choice(name: str, value: Any, choices) -> Any:
     """``value`` if it is one of ``choices``."""
     if value not in choices:
-        raise invalid(name, value, f"choose one of {', '.join(map(repr, choices))}")
+        raise invalid(name, value, f"choose one of {tuple(choices)}")
     return value
 
 

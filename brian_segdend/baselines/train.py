@@ -27,15 +27,15 @@ import numpy as np
 import torch
 
 from .. import datasets
-from ..results import CheckpointError, RunLog, atomic_write_bytes, error_percent
+from ..results import BASELINE_CHECKPOINT, BRIAN_CHECKPOINT, CheckpointError, RunLog, atomic_write_bytes, error_percent
 from .cnn import BackpropCNN
 from .mlp import BackpropMLP, DirectFeedbackAlignmentMLP, FeedbackAlignmentMLP, TargetPropMLP
 from .params import KINDS, make_params
 
 __all__ = ["build_model", "train", "evaluate", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME"]
 
-CHECKPOINT_NAME = "checkpoint.pt"
-LEGACY_CHECKPOINT = "checkpoint.npz"  # brian_segdend 0.1 stored the baselines' state flattened into .npz
+CHECKPOINT_NAME = BASELINE_CHECKPOINT
+LEGACY_CHECKPOINT = BRIAN_CHECKPOINT  # brian_segdend 0.1 stored the baselines' state flattened into .npz
 _EVAL_BATCH = 1000
 
 
@@ -173,6 +173,7 @@ def train(
     max_test_examples: int | None = None,
     num_threads: int | None = None,
     data: dict | None = None,
+    data_source: dict | None = None,
 ) -> dict[str, Any]:
     """Train baseline ``kind`` on ``dataset`` for ``epochs`` epochs and return the last epoch's metrics.
 
@@ -181,7 +182,7 @@ def train(
     kind : str
         One of :data:`KINDS`: ``"bp-mlp"``, ``"bp-cnn"``, ``"fa"``, ``"dfa"``, ``"tp"``, ``"dtp"``, ``"sdtp"``.
     params : dict or None
-        Overrides of ``DEFAULTS[kind]`` (or a parameter record).
+        Overrides of the defaults of ``kind``, ``models/<kind>.toml`` (or a parameter record).
     dataset : str
         ``"mnist"``, ``"fashion-mnist"`` or ``"cifar10"``.
     epochs : int
@@ -209,6 +210,9 @@ def train(
         Call ``torch.set_num_threads(num_threads)`` first.
     data : dict, optional
         Pre-loaded ``{"train": (X, y), "test": (X, y)}`` arrays instead of loading ``dataset``.
+    data_source : dict, optional
+        Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
+        ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
 
     Returns
     -------
@@ -284,7 +288,8 @@ def train(
         except (FileNotFoundError, ValueError):
             log = None
     if log is None:
-        log = RunLog(out_dir, config, seed, kind, dataset)
+        source = data_source if data is not None else datasets.locate(dataset, data_dir).to_dict()
+        log = RunLog(out_dir, config, seed, kind, dataset, data_source=source)
         log.save()
     log.config = config
 

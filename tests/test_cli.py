@@ -10,7 +10,7 @@ import pytest
 import brian_segdend
 from brian_segdend import cli, registry
 from brian_segdend.config import parse_setting
-from brian_segdend.study import scalability
+from brian_segdend.study import plans
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_train_and_study_share_one_set_syntax():
     assert parse_setting("ref-s.n_train=50", ("n_train",), "x", targets=True) == ("ref-s", "n_train", 50)
     for call in (
         lambda: registry.load_model("ref-s").with_settings(["lr=3"]),
-        lambda: scalability.parse_overrides(["ref-s.lr=3"], {"ref-s": registry.load_model("ref-s")}),
+        lambda: plans.parse_overrides(["ref-s.lr=3"], {"ref-s": registry.load_model("ref-s")}),
     ):
         with pytest.raises(ValueError, match=r"unknown key 'lr' in --set '(ref-s\.)?lr=3'; valid keys are: "):
             call()

@@ -159,8 +159,11 @@ class ModelConfig:
     symmetric_noise_sd: float = 0.05
 
     def __post_init__(self):
-        for name, (unit, expected) in UNITS.items():
-            object.__setattr__(self, name, _in_unit(name, getattr(self, name), unit, expected))
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, Quantity):
+                unit, expected = UNITS.get(field.name, (1, "a plain number (no physical unit)"))
+                object.__setattr__(self, field.name, _in_unit(field.name, value, unit, expected))
         n_layers = len(self.n_hidden) + 1
         lr = _as_tuple(self.learning_rates, n_layers, "learning_rates")
         flr = _as_tuple(self.feedback_learning_rates, max(len(self.n_hidden), 1), "feedback_learning_rates")
@@ -318,9 +321,7 @@ class ModelConfig:
 
 
 def _in_unit(name, value, unit, expected):
-    """``value`` as a plain number in ``unit``: a Brian2 quantity is converted after a dimension check."""
-    if not isinstance(value, Quantity):
-        return value
+    """The Brian2 quantity ``value`` as a plain number in ``unit``, after a dimension check."""
     if not have_same_dimensions(value, unit) or value.size != 1:
         raise ValueError(f"{name}={value!r} is invalid: expected {expected}")
     return float(value / unit)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets
-from .config import ModelConfig
+from .config import REF_FLAGS, ModelConfig
 from .network import SegregatedDendriteNetwork
 from .results import RunLog, atomic_save_npz, load_npz_checkpoint
 from .simulator import Simulator, draw_phase_lengths
@@ -28,8 +28,13 @@ NETWORK = "network.npz"
 
 
 def architecture_key(config: ModelConfig, capacity: int) -> str:
-    """Hash of everything that changes the generated code (config and chunk capacity)."""
-    text = json.dumps({"config": config.to_dict(), "capacity": capacity}, sort_keys=True)
+    """Hash of everything that changes the generated code (config and chunk capacity).
+
+    Options added after the first checkpoints (:data:`~brian_segdend.config.REF_FLAGS`) count only when
+    on, so that the runs saved before them keep their key and resume.
+    """
+    values = {k: v for k, v in config.to_dict().items() if not (k in REF_FLAGS and not v)}
+    text = json.dumps({"config": values, "capacity": capacity}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -26,6 +26,13 @@ def _parser():
     t.add_argument("--device", default="auto", choices=("auto",) + DEVICES)
     t.add_argument("--threads", type=int, default=0, help="OpenMP threads (cpp_standalone)")
     t.add_argument("--chunk-size", type=int, default=1000)
+    t.add_argument(
+        "--quick-test",
+        type=int,
+        default=None,
+        metavar="N",
+        help="REF's quick test: 100 test images after every N training examples (a multiple of --chunk-size)",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default=None, help="run directory (default: runs/<model>-<dataset>-s<seed>)")
     t.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
@@ -165,6 +172,7 @@ def _run(args):
         data_dir=args.data_dir,
         model_name=spec.name,
         build_directory=build,
+        quick_test_every=args.quick_test,
     )
     print(
         f"test error {record['test_error']:.2f} % after {args.epochs} epoch(s) of "

@@ -5,14 +5,16 @@ once, gives them to both implementations, and after each call (a training run or
 chunk of the Brian network: the state is carried between calls, spec §2) compares at every step the
 basal, apical and somatic potentials, then the read-outs and all weights and biases. Only the package's
 public API is used: ``initial_weights``, ``SegregatedDendriteNetwork(replay=True)``, ``Simulator.present``
-(``replay=`` spike counts), ``get_weights`` and ordinary ``StateMonitor`` s.
+(``replay=`` spike counts, ``record=True``), ``get_weights`` and the recorders of
+:mod:`brian_segdend.monitoring` (which, unlike a ``StateMonitor``, also read back after every rerun of a
+``cpp_standalone`` binary).
 """
 
 import numpy as np
-from brian2 import StateMonitor
 from oracle import PARAM_KEYS, OracleNetwork, draw_plateau_offsets
 
 from brian_segdend import SegregatedDendriteNetwork, Simulator, initial_weights
+from brian_segdend.monitoring import record, traces
 
 RTOL, ATOL = 1e-9, 1e-12
 #: training runs of two examples (two chunks: the state carries over), a test run, training after it
@@ -63,11 +65,10 @@ class SideBySide:
         self.net = SegregatedDendriteNetwork(
             cfg, weights=self.weights, capacity=capacity, replay=True, replay_steps=capacity * longest
         )
-        self.monitors = {}
+        self.recorders = {}
         for layer in self.net.layers[1:]:
             names = ["d", "u"] + (["a"] if layer in self.net.hidden else [])
-            self.monitors[layer.name] = StateMonitor(layer.neurons, names, record=True, when="end", order=5)
-            self.net.network.add(self.monitors[layer.name])
+            self.recorders[layer.name] = record(self.net, layer.name, names)
         self.sim = Simulator(self.net)
         self.copy_feedback = copy_feedback
         self.skip_first_steps = skip_first_steps
@@ -102,7 +103,7 @@ class SideBySide:
             )
             start = rows.stop
         extra = {} if offsets is None else {"plateau_offsets": offsets}
-        out = self.sim.present(X, labels, True, T_f, T_t, replay=counts, **extra)
+        out = self.sim.present(X, labels, True, T_f, T_t, replay=counts, record=True, **extra)
         starts = np.cumsum(np.concatenate([[0], T_f + T_t]))[:-1]
         self._compare_traces(results, starts, where)
         want = np.array([r["u_f_mean"][-1] for r in results])
@@ -118,7 +119,7 @@ class SideBySide:
         counts = self._counts(n * cfg.test_steps)
         rows = [slice(k * cfg.test_steps, (k + 1) * cfg.test_steps) for k in range(n)]
         results = self.oracle.test_run(X, cfg.test_steps, spikes=[{l: c[r] for l, c in counts.items()} for r in rows])
-        out = self.sim.present(X, labels, False, replay=counts)
+        out = self.sim.present(X, labels, False, replay=counts, record=True)
         self._compare_traces(results, [r.start for r in rows], where)
         want = np.array([r["u_out_mean"] for r in results])
         np.testing.assert_allclose(out["u_out"], want, rtol=RTOL, atol=ATOL, err_msg=f"{where}: read-out")
@@ -143,8 +144,9 @@ class SideBySide:
         )
 
     # ------------------------------------------------------------------ comparisons
-    def _new_rows(self, monitor, var):
-        values = getattr(monitor, var)[:].T
+    def _new_rows(self, recorder, var):
+        """``(steps, neurons)`` of this call (a standalone binary's monitors hold only its last run)."""
+        values = traces(recorder, var)[1].T
         return values if self.sim.standalone else values[self._seen :]
 
     def _compare_traces(self, results, starts, where):
@@ -155,7 +157,7 @@ class SideBySide:
                 if var == "a" and i == len(names) - 1:
                     continue
                 want = np.concatenate([r[var][i] for r in results])
-                got = self._new_rows(self.monitors[name], var)
+                got = self._new_rows(self.recorders[name], var)
                 assert got.shape == want.shape, f"{where}: {name}.{var} has shape {got.shape}, expected {want.shape}"
                 steps = len(want)
                 keep = np.ones(len(want), bool)

@@ -38,12 +38,12 @@ def run_recorded(sim, recorders, calls, seed):
     """Counts and rates ``{layer: (S, r)}``, each ``(steps, neurons)``, of the runs in ``calls``."""
     out = {layer: ([], []) for layer in LAYERS}
     for k, (images, labels, train) in enumerate(calls):
-        before = {layer: traces(recorders[layer], "S")[1].shape[1] for layer in LAYERS}
+        # runtime monitors keep every run; a standalone binary's hold its last run (and none before the first)
+        before = {layer: 0 if sim.standalone else traces(recorders[layer], "S")[1].shape[1] for layer in LAYERS}
         sim.present(images, labels, train, seed=seed + k, record=True)
         for layer in LAYERS:
-            first = 0 if sim.standalone else before[layer]  # a standalone binary's monitors hold its last run
             for store, var in zip(out[layer], ("S", "r")):
-                store.append(traces(recorders[layer], var)[1][:, first:].T)
+                store.append(traces(recorders[layer], var)[1][:, before[layer] :].T)
     return {layer: (np.concatenate(S).astype(float), np.concatenate(r)) for layer, (S, r) in out.items()}
 
 

@@ -17,8 +17,8 @@ from brian_segdend import SegregatedDendriteNetwork, Simulator, initial_weights
 from brian_segdend.monitoring import record, traces
 
 RTOL, ATOL = 1e-9, 1e-12
-#: training runs of two examples (two chunks: the state carries over), a test run, training after it
-SEQUENCE = (("train", 2), ("train", 2), ("test", 2), ("train", 1))
+#: two training runs (two chunks: the state carries over), a test run, a training run after it
+SEQUENCE = (("train", 2), ("train", 1), ("test", 2), ("train", 1))
 #: one example per training run (feedback drawn inside the network is copied to the oracle after each)
 ONE_BY_ONE = (("train", 1), ("train", 1), ("test", 2), ("train", 1))
 MAX_EXTRA_STEPS = 2  # random part of the phase lengths drawn here

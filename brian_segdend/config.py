@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+import numbers
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from brian2.units import Quantity, ms
 from brian2.units.fundamentalunits import have_same_dimensions
 
-__all__ = ["ModelConfig", "FLAGS", "REF_FLAGS", "KERNELS", "SPIKE_COUNTS", "PLATEAU_OFFSET_MAX", "PLATEAU_OFFSET_SD"]
+__all__ = [
+    "ModelConfig",
+    "FLAGS",
+    "REF_FLAGS",
+    "KERNELS",
+    "SPIKE_COUNTS",
+    "PLATEAU_OFFSET_MAX",
+    "PLATEAU_OFFSET_SD",
+    "parse_setting",
+    "parse_value",
+]
 
 #: The eleven Boolean options of Lange's search space (spec §8), in his order.
 FLAGS = (
@@ -164,10 +176,10 @@ class ModelConfig:
             if isinstance(value, Quantity):
                 unit, expected = UNITS.get(field.name, (1, "a plain number (no physical unit)"))
                 object.__setattr__(self, field.name, _in_unit(field.name, value, unit, expected))
+        object.__setattr__(self, "n_hidden", _layer_sizes(self.n_hidden))
         n_layers = len(self.n_hidden) + 1
         lr = _as_tuple(self.learning_rates, n_layers, "learning_rates")
         flr = _as_tuple(self.feedback_learning_rates, max(len(self.n_hidden), 1), "feedback_learning_rates")
-        object.__setattr__(self, "n_hidden", tuple(int(n) for n in self.n_hidden))
         object.__setattr__(self, "learning_rates", lr)
         object.__setattr__(self, "feedback_learning_rates", flr[: len(self.n_hidden)])
         self._validate()
@@ -327,12 +339,64 @@ def _in_unit(name, value, unit, expected):
     return float(value / unit)
 
 
+def _layer_sizes(value):
+    """``n_hidden`` as a tuple of ints (a single int: one hidden layer)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        sizes = tuple(int(n) for n in value)
+        whole = all(isinstance(n, numbers.Real) and not isinstance(n, bool) and n == int(n) for n in value)
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
+        raise ValueError(f"n_hidden={value!r} is invalid: expected a list of layer sizes (integers), e.g. [500]")
+    return sizes
+
+
 def _as_tuple(value, n, name):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (float(value),) * n
-    value = tuple(float(v) for v in value)
+    try:
+        value = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is invalid: expected a number or a list of numbers") from None
     if len(set(value)) == 1:  # one rate for every layer (also after a change of depth)
         return value[:1] * n
     if len(value) != n:
         raise ValueError(f"{name}={list(value)!r} is invalid: expected one value or {n} values (one per layer)")
     return value
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: a TOML value (``5``, ``0.1``, ``true``, ``[20, 10]``, ``"a b"``), else the text.
+
+    ``True``/``False`` are accepted in any case, so ``conductances=False`` means what it says.
+    """
+    text = text.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_setting(item: str, keys: Sequence[str], example: str, targets: bool = False) -> tuple[str, str, Any]:
+    """One ``--set`` item as ``(target, key, value)``: the one syntax of every ``--set`` option.
+
+    The item is ``KEY=VALUE`` or, with ``targets=True``, ``TARGET.KEY=VALUE`` (``target`` is ``''``
+    otherwise). ``KEY`` must be one of ``keys``; ``VALUE`` is read by :func:`parse_value`.
+
+    Raises
+    ------
+    ValueError
+        Bad syntax or an unknown key; the message names the item and lists the valid keys.
+    """
+    name, sep, text = item.partition("=")
+    target, dot, key = name.strip().rpartition(".") if targets else ("", "", name.strip())
+    form = "TARGET.KEY=VALUE" if targets else "KEY=VALUE"
+    if not sep or not key or (targets and not (dot and target)):
+        raise ValueError(f"bad --set {item!r}; expected {form}, e.g. {example}")
+    if key not in keys:
+        raise ValueError(f"unknown key {key!r} in --set {item!r}; valid keys are: {', '.join(keys)}")
+    return target, key, parse_value(text)

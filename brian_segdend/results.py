@@ -196,6 +196,9 @@ class RunLog:
     seed : int
     model_name : str
     dataset : str
+    data_source : dict, optional
+        Where the dataset's files came from (:meth:`brian_segdend.datasets.Source.to_dict`: format
+        and data root), ``None`` for arrays passed in directly.
 
     Examples
     --------
@@ -208,7 +211,16 @@ class RunLog:
     JSON_NAME = "results.json"
     CSV_NAME = "results.csv"
 
-    def __init__(self, out_dir, config: dict, seed: int, model_name: str, dataset: str, versions: dict | None = None):
+    def __init__(
+        self,
+        out_dir,
+        config: dict,
+        seed: int,
+        model_name: str,
+        dataset: str,
+        versions: dict | None = None,
+        data_source: dict | None = None,
+    ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.config = dict(config)
@@ -216,6 +228,7 @@ class RunLog:
         self.model_name = str(model_name)
         self.dataset = str(dataset)
         self.versions = dict(versions) if versions is not None else software_versions()
+        self.data_source = data_source
         self.epochs: list[dict[str, Any]] = []
 
     @property
@@ -230,6 +243,7 @@ class RunLog:
         return {
             "model": self.model_name,
             "dataset": self.dataset,
+            "data_source": _json_safe(self.data_source),
             "config": _json_safe(self.config),
             "seed": self.seed,
             "versions": self.versions,
@@ -278,7 +292,15 @@ class RunLog:
         missing = [k for k in ("model", "dataset", "config", "seed", "epochs") if k not in data]
         if missing:
             raise ValueError(f"{str(path)!r} is not a run record; missing keys: {', '.join(missing)}")
-        log = cls(out_dir, data["config"], data["seed"], data["model"], data["dataset"], versions=data.get("versions"))
+        log = cls(
+            out_dir,
+            data["config"],
+            data["seed"],
+            data["model"],
+            data["dataset"],
+            versions=data.get("versions"),
+            data_source=data.get("data_source"),
+        )
         log.epochs = list(data["epochs"])
         return log
 

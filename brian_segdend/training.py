@@ -7,8 +7,11 @@ exactly the weights an uninterrupted run reaches on the same device.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import sys
 import time
 from pathlib import Path
 
@@ -21,7 +24,15 @@ from .results import RunLog, atomic_save_npz, load_npz_checkpoint
 from .simulator import Simulator, draw_phase_lengths
 from .weights import feedback_angles
 
-__all__ = ["train", "evaluate", "save_network", "load_network", "architecture_key", "build_simulator"]
+__all__ = [
+    "train",
+    "evaluate",
+    "save_network",
+    "load_network",
+    "architecture_key",
+    "build_simulator",
+    "brian_log_above",
+]
 
 CHECKPOINT = "checkpoint.npz"
 NETWORK = "network.npz"
@@ -42,6 +53,41 @@ def build_simulator(config: ModelConfig, weights=None, seed=0, capacity=1000, bu
     """A :class:`Simulator` over a new network on the active device."""
     net = SegregatedDendriteNetwork(config, weights=weights, seed=seed, capacity=capacity)
     return Simulator(net, build_directory=build_directory)
+
+
+@contextlib.contextmanager
+def brian_log_above(bar):
+    """Print Brian's console log lines (and Python warnings) above the progress bar ``bar``.
+
+    While the context is open, the records that Brian's console handler would write straight into
+    the bar's line go through ``bar.write`` instead (same level, filters and format); Brian's log file
+    receives everything as usual.
+    """
+    from brian2.utils.logger import BrianLogger
+
+    console = BrianLogger.console_handler
+    if bar.disable or console is None:
+        yield
+        return
+
+    class AboveBar(logging.Handler):
+        def emit(self, record):
+            bar.write(self.format(record), file=sys.stderr)
+
+    above = AboveBar(console.level)
+    above.setFormatter(console.formatter)
+    for f in console.filters:
+        above.addFilter(f)
+    loggers = [lg for lg in (logging.getLogger("brian2"), logging.getLogger("py.warnings")) if console in lg.handlers]
+    for lg in loggers:
+        lg.removeHandler(console)
+        lg.addHandler(above)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeHandler(above)
+            lg.addHandler(console)
 
 
 def save_network(path, simulator, extra=None):
@@ -103,6 +149,7 @@ def train(
     log=print,
     quick_test_every=None,
     quick_test_size=100,
+    data_source=None,
 ):
     """Train a segregated-dendrite network on ``dataset`` and test it after every epoch.
 
@@ -127,6 +174,9 @@ def train(
         Continue from ``out/checkpoint.npz``.
     data : tuple, optional
         ``(X_train, y_train, X_test, y_test)`` instead of loading ``dataset``.
+    data_source : dict, optional
+        Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
+        ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
     quick_test_every, quick_test_size : int, optional
         REF's quick test (spec §8; REF: 100 images every 1000 examples; off by default): after every
         ``quick_test_every`` training examples of an epoch except its last, test ``quick_test_size``
@@ -141,11 +191,12 @@ def train(
     """
     from tqdm.auto import tqdm
 
-    if epochs < 1:
-        raise ValueError(f"epochs={epochs} must be >= 1")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size={chunk_size} must be >= 1")
+    for name, value in (("epochs", epochs), ("chunk_size", chunk_size), ("n_train", n_train), ("n_test", n_test)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name}={value} must be >= 1")
+    source = data_source
     if data is None:
+        source = datasets.locate(dataset, data_dir).to_dict()
         X_train, y_train = datasets.load(dataset, "train", data_dir)
         X_test, y_test = datasets.load(dataset, "test", data_dir)
     else:
@@ -160,7 +211,9 @@ def train(
     n_train = len(train_idx) if n_train is None else min(int(n_train), len(train_idx))
     n_test = len(X_test) if n_test is None else min(int(n_test), len(X_test))
     capacity = min(chunk_size, max(n_train, n_test, len(val_idx), 1))
-    if quick_test_every is not None and (quick_test_every < 1 or quick_test_every % capacity):
+    if quick_test_every is not None and (
+        quick_test_every < 1 or (quick_test_every < n_train and quick_test_every % capacity)
+    ):
         raise ValueError(
             f"quick_test_every={quick_test_every} must be a positive multiple of the chunk size ({capacity} examples)"
         )
@@ -190,7 +243,7 @@ def train(
     runlog = (
         RunLog.load(out)
         if (resume and out and (out / "results.json").exists())
-        else (RunLog(out, config.to_dict(), seed, model_name, dataset) if out else None)
+        else (RunLog(out, config.to_dict(), seed, model_name, dataset, data_source=source) if out else None)
     )
     if runlog is not None and resume:
         runlog.truncate(start_epoch)
@@ -214,9 +267,10 @@ def train(
         for k in range(first, n_chunks):
             sl = slice(k * capacity, min((k + 1) * capacity, n_train))
             t0 = time.perf_counter()
-            u = sim.present(
-                X_train[order[sl]], y_train[order[sl]], True, T_f[sl], T_t[sl], seed=_chunk_seed(seed, epoch, k)
-            )["u_out"]
+            with brian_log_above(bar):
+                u = sim.present(
+                    X_train[order[sl]], y_train[order[sl]], True, T_f[sl], T_t[sl], seed=_chunk_seed(seed, epoch, k)
+                )["u_out"]
             correct += int(np.sum(sim.predict(u) == y_train[order[sl]]))
             seen += sl.stop - sl.start
             seconds += time.perf_counter() - t0

@@ -15,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from brian_segdend import baselines, datasets  # noqa: E402
+from brian_segdend import baselines, datasets, registry  # noqa: E402
 from brian_segdend.baselines import rules  # noqa: E402
 from brian_segdend.baselines.mlp import (  # noqa: E402
     BackpropMLP,
@@ -38,10 +38,10 @@ CHANCE_ERROR = 90.0
 
 def _data_available(name: str) -> bool:
     try:
-        root = datasets.resolve_data_dir()
+        datasets.locate(name, download=False)
     except FileNotFoundError:
         return False
-    return all((root / f).is_file() for f in datasets.expected_files(name))
+    return True
 
 
 needs_mnist = pytest.mark.skipif(not _data_available("mnist"), reason="MNIST files not found")
@@ -53,9 +53,7 @@ def mnist():
 
 
 def _small_params(kind, **overrides):
-    p = dict(baselines.DEFAULTS[kind])
-    p.update(overrides)
-    return baselines.make_params(kind, p)
+    return baselines.make_params(kind, overrides)
 
 
 # --------------------------------------------------------------------------- backprop
@@ -291,9 +289,15 @@ def test_kernel_larger_than_downsampled_image():
     baselines.build_model("bp-cnn", {"channels": [4], "kernel_size": 10, "padding": 0, "pool": False}, (1, 10, 10))
 
 
-def test_presets_load_and_match_defaults():
+def test_defaults_of_each_kind_are_its_named_model():
     for kind in baselines.KINDS:
-        assert baselines.make_params(kind, baselines.load_preset(kind)) == baselines.make_params(kind, {})
+        spec = registry.load_model(kind)
+        from_file = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.params.items()}
+        assert baselines.make_params(kind, {}) == baselines.PARAMS_CLASS[kind](**from_file)  # complete file
+    assert baselines.make_params("fa", {"learning_rate": 0.5}).activation == "tanh"  # from models/fa.toml
+    assert baselines.make_params("bp-mlp", {"learning_rate": 0.5}).activation == "relu"  # from models/bp-mlp.toml
+    with pytest.raises(TypeError):
+        baselines.MLPParams()  # no defaults of its own: one place for them
 
 
 # --------------------------------------------------------------------------- datasets
@@ -308,12 +312,12 @@ def test_unknown_dataset_lists_choices():
 
 def test_missing_files_name_directory_and_files(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
-        datasets.load("fashion-mnist", "train", data_dir=tmp_path)
+        datasets.load("fashion-mnist", "train", data_dir=tmp_path, download=False)
     msg = str(info.value)
-    assert str(tmp_path) in msg
+    assert str(tmp_path) in msg and "--no-download" in msg
     assert "FashionMNIST/raw/train-images-idx3-ubyte" in msg and "t10k-labels-idx1-ubyte" in msg
-    with pytest.raises(FileNotFoundError, match="cifar10-jpeg.tar.gz"):
-        datasets.load("cifar10", "test", data_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py/data_batch_1.*; or cifar10-jpeg.tar.gz"):
+        datasets.load("cifar10", "test", data_dir=tmp_path, download=False)
     with pytest.raises(FileNotFoundError, match="does-not-exist"):
         datasets.load("mnist", data_dir=tmp_path / "does-not-exist")
 
@@ -353,9 +357,12 @@ def test_cifar10_shapes_and_ranges():
 def test_data_dir_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("BRIAN_SEGDEND_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="BRIAN_SEGDEND_DATA"):
-        datasets.resolve_data_dir()
+        datasets.data_roots()
     monkeypatch.setenv("BRIAN_SEGDEND_DATA", str(tmp_path))
-    assert datasets.resolve_data_dir() == tmp_path.resolve()
+    assert datasets.data_roots() == [tmp_path.resolve()]  # a given data root is the only place looked at
+    monkeypatch.delenv("BRIAN_SEGDEND_DATA")
+    monkeypatch.setenv("BRIAN_SEGDEND_CACHE", str(tmp_path / "cache"))
+    assert datasets.data_roots()[0] == tmp_path / "cache" / "data"  # the default root comes first
 
 
 def test_train_val_split_reproducible_and_disjoint():

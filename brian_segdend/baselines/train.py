@@ -206,6 +206,7 @@ def train(
     max_test_examples: int | None = None,
     num_threads: int | None = None,
     data: dict | None = None,
+    data_source: dict | None = None,
 ) -> dict[str, Any]:
     """Train baseline ``kind`` on ``dataset`` for ``epochs`` epochs and return the last epoch's metrics.
 
@@ -214,7 +215,7 @@ def train(
     kind : str
         One of :data:`KINDS`: ``"bp-mlp"``, ``"bp-cnn"``, ``"fa"``, ``"dfa"``, ``"tp"``, ``"dtp"``, ``"sdtp"``.
     params : dict or None
-        Overrides of ``DEFAULTS[kind]`` (or a parameter record).
+        Overrides of the defaults of ``kind``, ``models/<kind>.toml`` (or a parameter record).
     dataset : str
         ``"mnist"``, ``"fashion-mnist"`` or ``"cifar10"``.
     epochs : int
@@ -242,6 +243,9 @@ def train(
         Call ``torch.set_num_threads(num_threads)`` first.
     data : dict, optional
         Pre-loaded ``{"train": (X, y), "test": (X, y)}`` arrays instead of loading ``dataset``.
+    data_source : dict, optional
+        Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
+        ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
 
     Returns
     -------
@@ -312,7 +316,8 @@ def train(
         except (FileNotFoundError, ValueError):
             log = None
     if log is None:
-        log = RunLog(out_dir, config, seed, kind, dataset)
+        source = data_source if data is not None else datasets.locate(dataset, data_dir).to_dict()
+        log = RunLog(out_dir, config, seed, kind, dataset, data_source=source)
         log.save()
     log.config = config
 

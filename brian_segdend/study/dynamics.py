@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import datasets as _datasets
 from ..results import write_csv
-from .scalability import MODELS, load_runs
+from .tables import MODELS, load_runs
 
 __all__ = ["DESCRIPTION", "add_arguments", "run", "curves", "plot_dynamics"]
 
@@ -29,7 +29,7 @@ TICKS = tuple(m * 10**e for e in range(1, 8) for m in (1, 2, 5))
 METRICS = (("train_error", "train error % (running, during the epoch)"), ("val_error", "validation error %"))
 
 
-def add_arguments(parser):
+def add_arguments(parser) -> None:
     """Options of ``segdend experiment learning_dynamics``."""
     parser.add_argument("--runs", default=None, help=f"folder of run directories (default: {DEFAULT_RUNS})")
     parser.add_argument("--models", default=None, help="comma-separated models to plot (default: all found)")
@@ -47,7 +47,7 @@ def _select(value, found, valid, what):
     return names
 
 
-def curves(records):
+def curves(records: list[dict]) -> list[dict]:
     """Mean and sd over seeds per (dataset, model, epoch).
 
     Returns
@@ -80,7 +80,7 @@ def curves(records):
     return rows
 
 
-def plot_dynamics(rows, dataset, path):
+def plot_dynamics(rows: list[dict], dataset: str, path) -> Path:
     """Train and validation error against examples seen for every model of ``rows`` on ``dataset``."""
     import matplotlib
 
@@ -131,7 +131,17 @@ def _examples_label(value, _pos=None):
     return f"{value:g}"
 
 
-def run(budget, out, data_dir=None, resume=False, progress=True, runs=None, models=None, datasets=None, **unknown):
+def run(
+    budget: str,
+    out,
+    data_dir=None,
+    resume: bool = False,
+    progress: bool = True,
+    runs=None,
+    models=None,
+    datasets=None,
+    **unknown,
+) -> dict:
     """Plot the learning dynamics of the saved runs; returns ``{'figures', 'curves', 'rows'}``.
 
     Parameters

@@ -50,6 +50,7 @@ def record(network, layer, variables, neurons=None, name=None):
     selected[idx] = 1  # the event fires for the union of all recorders' neurons
     group.recorded = selected
     monitor = EventMonitor(group, "record", variables=variables, when="end", order=6, name=name or f"{layer}_recorder*")
+    monitor.namespace = group.namespace  # recorded expressions may read the model's tables (the input's x, r)
     monitor.add_attribute("neurons")
     monitor.neurons = idx
     network.network.add(monitor)

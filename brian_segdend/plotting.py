@@ -99,6 +99,9 @@ def plot_learning_curve(results, axes=None, key="test_error"):
             y = [e.get(k) for e in r["epochs"]]
             if all(v is not None for v in y):
                 ax.plot(x, y, style, label=f"{r['model']} {k.replace('_', ' ')}")
+        quick = [point for e in r["epochs"] for point in e.get("quick_test") or []]
+        if quick:  # REF's quick tests (training.train(quick_test_every=...))
+            ax.plot(*zip(*quick), ".-", lw=0.8, label=f"{r['model']} quick test")
     ax.set_xlabel("training examples seen")
     ax.set_ylabel("error (%)")
     ax.grid(alpha=0.3)

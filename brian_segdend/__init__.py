@@ -4,7 +4,8 @@
 from . import compat  # noqa: F401
 from .config import FLAGS, KERNELS, SPIKE_COUNTS, ModelConfig
 from .network import Layer, SegregatedDendriteNetwork
-from .simulator import Simulator, draw_phase_lengths
+from .schedule import draw_phase_lengths
+from .simulator import Simulator
 from .weights import initial_weights
 
 __version__ = "0.1.0"

@@ -254,14 +254,16 @@ def _test(args):
 def _train(args):
     """``segdend train``: everything is checked (and the data fetched) before the device is set up."""
     from . import datasets, devices, registry
+    from .results import BASELINE_CHECKPOINT, BRIAN_CHECKPOINT
 
     spec = registry.load_model(args.model).with_settings(args.set)
     if args.quick_test and args.quick_test % args.chunk_size:
         raise ValueError(f"--quick-test {args.quick_test} must be a multiple of --chunk-size {args.chunk_size}")
     out = Path(args.out or f"runs/{spec.name}-{args.dataset}-s{args.seed}")
-    if args.resume and not (out / "checkpoint.npz").is_file():
-        raise FileNotFoundError(f"--resume: no checkpoint at {str(out / 'checkpoint.npz')!r}")
-    if spec.kind != registry.SEGDEND:
+    checkpoint = out / (BRIAN_CHECKPOINT if spec.brian else BASELINE_CHECKPOINT)
+    if args.resume and not checkpoint.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {str(checkpoint)!r}")
+    if not spec.brian:
         try:
             from .baselines import train as train_baseline
         except ImportError as exc:
@@ -270,7 +272,7 @@ def _train(args):
             ) from exc
     datasets.locate(args.dataset, args.data_dir, download=not args.no_download)
 
-    if spec.kind != registry.SEGDEND:
+    if not spec.brian:
         result = train_baseline(
             spec.kind,
             spec.params_for(args.dataset),
@@ -294,7 +296,8 @@ def _train(args):
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
         build = datasets.cache_dir() / f"build-{architecture_key(config, args.chunk_size)}"
     device = devices.activate(args.device, build_directory=build, threads=args.threads)
-    print(f"model {spec.name}: {spec.description}\ndevice {device}, kernel {config.kernel}, run directory {out}")
+    kernel = f", kernel {config.kernel}" if spec.kind == registry.SEGDEND else ""  # spec §2: say which kernel runs
+    print(f"model {spec.name}: {spec.description}\ndevice {device}{kernel}, run directory {out}")
     if device.endswith("standalone"):
         print(f"compiling the network (once per architecture; cached in {build})", flush=True)
     record = train(

@@ -13,10 +13,12 @@ import numbers
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from brian2.units import Quantity, ms
 from brian2.units.fundamentalunits import have_same_dimensions
+
+from .validation import check_choice, check_flag, check_number, check_positive_int, invalid
 
 __all__ = [
     "ModelConfig",
@@ -126,6 +128,10 @@ class ModelConfig:
     sparse_fraction, sparse_scale, symmetric_noise_sd : float
         Fixed constants of spec §5 (0.8, 5, 0.05).
     """
+
+    kind: ClassVar[str] = "segdend"  # the model kind these parameters belong to (see brian_segdend.model)
+    #: Options added after the first saved runs: they enter training.architecture_key only when on.
+    added_flags: ClassVar[tuple[str, ...]] = REF_FLAGS
 
     n_inputs: int = 784
     n_hidden: tuple = (500,)
@@ -255,7 +261,7 @@ class ModelConfig:
     # ------------------------------------------------------------------ validation
     def _validate(self):
         def bad(name, why):
-            raise ValueError(f"{name}={getattr(self, name)!r} is invalid: {why}")
+            raise invalid(name, getattr(self, name), why)
 
         for name in (
             "n_inputs",
@@ -267,9 +273,7 @@ class ModelConfig:
             "window_steps",
             "test_window_steps",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                bad(name, "must be a positive integer")
+            check_positive_int(name, getattr(self, name))
         if not 0 <= len(self.n_hidden) <= 6:
             bad("n_hidden", "between 0 and 6 hidden layers are supported")
         if any(n < 1 or n > 5000 for n in self.n_hidden):
@@ -277,18 +281,14 @@ class ModelConfig:
         if not (isinstance(self.dt, (int, float)) and 0 < self.dt <= 1):
             bad("dt", "the time step must satisfy 0 < dt <= 1 (ms)")
         for name in ("lambda_max", "tau_s", "tau_L", "g_B"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                bad(name, "must be a positive finite number")
-        if self.g_A < 0 or not math.isfinite(self.g_A):
-            bad("g_A", "must be a non-negative finite number")
+            check_number(name, getattr(self, name), positive=True)
+        check_number("g_A", self.g_A, minimum=0)
         if self.tau_s == self.tau_L:
             bad("tau_s", "tau_s and tau_L must differ (the kernel divides by tau_L - tau_s)")
         if self.lambda_step > 1:
             bad("lambda_max", "lambda_max * dt is an expected count per step and must be <= 1")
         for name in ("E_E", "E_I"):
-            if not math.isfinite(getattr(self, name)):
-                bad(name, "must be finite")
+            check_number(name, getattr(self, name))
         for name in ("learning_rates", "feedback_learning_rates"):
             if any(not math.isfinite(v) or v < 0 for v in getattr(self, name)):
                 bad(name, "learning rates must be finite and >= 0")
@@ -300,12 +300,9 @@ class ModelConfig:
         if self.test_window_steps > self.test_steps:
             bad("test_window_steps", f"the test window must fit in test_steps={self.test_steps}")
         for name in FLAGS + REF_FLAGS + ("random_phase_lengths", "sparse_feedback_rescale_each_example"):
-            if not isinstance(getattr(self, name), bool):
-                bad(name, "must be True or False")
-        if self.kernel not in KERNELS:
-            bad("kernel", f"choose one of {KERNELS}")
-        if self.spike_counts not in SPIKE_COUNTS:
-            bad("spike_counts", f"choose one of {SPIKE_COUNTS}")
+            check_flag(name, getattr(self, name))
+        check_choice("kernel", self.kernel, KERNELS)
+        check_choice("spike_counts", self.spike_counts, SPIKE_COUNTS)
         if not 0 <= self.sparse_fraction < 1:
             bad("sparse_fraction", "must be in [0, 1)")
         if self.update_feedback_weights and self.n_hidden and not any(self.feedback_learning_rates):

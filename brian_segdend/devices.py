@@ -26,7 +26,7 @@ CUDA_HELP = (
 #: Why the model cannot run on brian2cuda yet (found by generating its CUDA project without a GPU)
 CUDA_NOT_YET = (
     "cuda_standalone: brian2cuda {version} is installed, but this model cannot run on it yet: its "
-    "end-of-run function stop_run (brian_segdend.network) has no CUDA implementation, so Brian stops "
+    "end-of-run function stop_run (brian_segdend.simulator) has no CUDA implementation, so Brian stops "
     "while generating the code, and the per-chunk seeding that Simulator inserts into main() uses "
     "cpp_standalone's random generators, which a CUDA project does not have. Use --device "
     "cpp_standalone (README, 'Run on a GPU')."

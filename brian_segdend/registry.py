@@ -2,10 +2,11 @@
 
 The folder is installed with the package as ``brian_segdend.models`` (package data, read with
 :mod:`importlib.resources`), so a wheel and an editable install see the same models. Each file holds
-``kind`` (``"segdend"`` for the spiking model, or a baseline kind such as ``"bp-mlp"``), a
-``description``, an optional ``reference``, a ``[params]`` table and optional
-``[dataset_overrides.<dataset>]`` tables. ``segdend`` params are
-:class:`~brian_segdend.config.ModelConfig` fields; a baseline's params are fields of its record in
+``kind`` (a Brian model kind of :data:`brian_segdend.model.KINDS`, e.g. ``"segdend"`` for the
+spiking model, or a baseline kind such as ``"bp-mlp"``), a ``description``, an optional
+``reference``, a ``[params]`` table and optional ``[dataset_overrides.<dataset>]`` tables. A Brian
+model's params are the fields of its kind's config class (``segdend``:
+:class:`~brian_segdend.config.ModelConfig`); a baseline's params are fields of its record in
 :mod:`brian_segdend.baselines.params`, and the file named after a baseline kind (``bp-mlp.toml``, ...)
 holds that kind's defaults. Unknown keys are rejected by name.
 
@@ -24,11 +25,14 @@ from importlib import resources
 from pathlib import Path
 
 from .config import ModelConfig, parse_setting
+from .model import KINDS as BRIAN_KINDS
+from .model import Config, config_class
 
 __all__ = ["SEGDEND", "ModelSpec", "models_dir", "model_dirs", "list_models", "load_model", "preset_params"]
 
-#: ``kind`` of the segregated-dendrite models (every other kind is a PyTorch baseline).
-SEGDEND = "segdend"
+#: ``kind`` of the segregated-dendrite models; every kind outside :data:`brian_segdend.model.KINDS`
+#: is a PyTorch baseline.
+SEGDEND = ModelConfig.kind
 _FILE_KEYS = ("kind", "description", "reference", "params", "dataset_overrides")
 
 
@@ -48,16 +52,21 @@ class ModelSpec:
         """``params`` with the file's ``[dataset_overrides.<dataset>]`` applied."""
         return {**self.params, **self.dataset_overrides.get(dataset, {})}
 
-    def config(self) -> ModelConfig:
-        """The :class:`ModelConfig` of a ``segdend`` model."""
-        if self.kind != SEGDEND:
-            raise ValueError(f"model {self.name!r} is a {self.kind!r} baseline, not a segregated-dendrite model")
-        return ModelConfig.from_dict(self.params)
+    @property
+    def brian(self) -> bool:
+        """Whether this is a Brian model (a kind of :data:`brian_segdend.model.KINDS`), not a baseline."""
+        return self.kind in BRIAN_KINDS
+
+    def config(self) -> Config:
+        """The config of a Brian model (a :class:`~brian_segdend.config.ModelConfig` for ``segdend``)."""
+        if not self.brian:
+            raise ValueError(f"model {self.name!r} is a {self.kind!r} baseline, not a Brian model")
+        return config_class(self.kind).from_dict(self.params)
 
     def option_names(self) -> tuple:
         """The parameter names this model's kind accepts."""
-        if self.kind == SEGDEND:
-            return tuple(f.name for f in dataclasses.fields(ModelConfig))
+        if self.brian:
+            return tuple(f.name for f in dataclasses.fields(config_class(self.kind)))
         from .baselines.params import PARAMS_CLASS
 
         return tuple(f.name for f in dataclasses.fields(PARAMS_CLASS[self.kind]))
@@ -70,7 +79,7 @@ class ModelSpec:
         """
         if not items:
             return self
-        example = "n_hidden=100" if self.kind == SEGDEND else "learning_rate=0.01"
+        example = "n_hidden=100" if self.brian else "learning_rate=0.01"
         params = dict(self.params)
         for item in items:
             _, key, value = parse_setting(item, self.option_names(), example)
@@ -150,13 +159,13 @@ def _check_params(spec: ModelSpec) -> None:
     """Check a spec's params for every dataset (``ValueError`` naming the option)."""
     from .baselines.params import KINDS, make_params
 
-    if spec.kind == SEGDEND:
+    if spec.brian:
         spec.config()
     elif spec.kind in KINDS:
         for dataset in ("", *spec.dataset_overrides):
             make_params(spec.kind, spec.params_for(dataset))
     else:
-        raise ValueError(f"unknown kind {spec.kind!r}; valid kinds are: {', '.join([SEGDEND, *KINDS])}")
+        raise ValueError(f"unknown kind {spec.kind!r}; valid kinds are: {', '.join([*BRIAN_KINDS, *KINDS])}")
 
 
 def _read(path) -> ModelSpec:

@@ -30,13 +30,20 @@ __all__ = [
     "CheckpointError",
     "RunLog",
     "atomic_write_text",
+    "atomic_write_bytes",
     "atomic_save_npz",
     "load_npz_checkpoint",
     "error_percent",
     "software_versions",
     "CHECKPOINT_MARKER",
+    "CHECKPOINT_FILES",
+    "BRIAN_CHECKPOINT",
+    "BASELINE_CHECKPOINT",
 ]
 
+#: Checkpoint of a run directory: Brian models (:func:`atomic_save_npz`) and PyTorch baselines (``torch.save``).
+BRIAN_CHECKPOINT, BASELINE_CHECKPOINT = "checkpoint.npz", "checkpoint.pt"
+CHECKPOINT_FILES = (BRIAN_CHECKPOINT, BASELINE_CHECKPOINT)
 #: Key stored in every checkpoint written by :func:`atomic_save_npz` with ``checkpoint=True``.
 CHECKPOINT_MARKER = "__brian_segdend_checkpoint__"
 
@@ -63,7 +70,8 @@ def error_percent(n_correct: int, n_total: int) -> float:
     return 100.0 * (1.0 - n_correct / n_total)
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
+def atomic_write_bytes(path: str | os.PathLike, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it over ``path`` (atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
@@ -81,7 +89,7 @@ def _atomic_write_bytes(path: Path, write) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (temporary file + ``os.replace``)."""
-    _atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
 
 
 def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
@@ -108,7 +116,7 @@ def atomic_save_npz(path: str | os.PathLike, checkpoint: bool = True, **arrays: 
         payload[key] = arr
     if checkpoint:
         payload[CHECKPOINT_MARKER] = np.array(1, dtype=np.int64)
-    _atomic_write_bytes(Path(path), lambda fh: np.savez(fh, **payload))
+    atomic_write_bytes(Path(path), lambda fh: np.savez(fh, **payload))
 
 
 def load_npz_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -103,11 +103,13 @@ class SideBySide:
             )
             start = rows.stop
         extra = {} if offsets is None else {"plateau_offsets": offsets}
-        out = self.sim.present(X, labels, True, T_f, T_t, replay=counts, record=True, **extra)
+        out = self.sim.present(
+            X, labels, learn=True, forward_lengths=T_f, target_lengths=T_t, replay=counts, record=True, **extra
+        )
         starts = np.cumsum(np.concatenate([[0], T_f + T_t]))[:-1]
         self._compare_traces(results, starts, where)
         want = np.array([r["u_f_mean"][-1] for r in results])
-        np.testing.assert_allclose(out["u_out"], want, rtol=RTOL, atol=ATOL, err_msg=f"{where}: read-out")
+        np.testing.assert_allclose(out, want, rtol=RTOL, atol=ATOL, err_msg=f"{where}: read-out")
         self._compare_weights(where)
         if self.copy_feedback:
             self.oracle.Y = [y.copy() for y in self.sim.get_weights()["Y"]]
@@ -119,11 +121,11 @@ class SideBySide:
         counts = self._counts(n * cfg.test_steps)
         rows = [slice(k * cfg.test_steps, (k + 1) * cfg.test_steps) for k in range(n)]
         results = self.oracle.test_run(X, cfg.test_steps, spikes=[{l: c[r] for l, c in counts.items()} for r in rows])
-        out = self.sim.present(X, labels, False, replay=counts, record=True)
+        out = self.sim.present(X, labels, learn=False, replay=counts, record=True)
         self._compare_traces(results, [r.start for r in rows], where)
         want = np.array([r["u_out_mean"] for r in results])
-        np.testing.assert_allclose(out["u_out"], want, rtol=RTOL, atol=ATOL, err_msg=f"{where}: read-out")
-        predicted = self.sim.predict(out["u_out"])
+        np.testing.assert_allclose(out, want, rtol=RTOL, atol=ATOL, err_msg=f"{where}: read-out")
+        predicted = self.sim.predict(out)
         np.testing.assert_array_equal(predicted, [r["prediction"] for r in results], err_msg=f"{where}: classes")
         self._compare_weights(where)  # testing changes no weight
         return results, out

@@ -6,6 +6,7 @@ MNIST subset (seeded), evaluated on the first 500 test images.
 
 from __future__ import annotations
 
+import fractions
 import json
 import os
 import zipfile
@@ -451,6 +452,32 @@ def test_corrupt_checkpoints_raise_checkpoint_error(tmp_path):
     assert zipfile.is_zipfile(good)
 
 
+def test_baseline_checkpoints_hold_tensors_and_plain_data_only(tmp_path):
+    """torch.save / torch.load(weights_only=True): a state of tensors round-trips exactly; a pickled
+    object of any other class is refused by name, as is a truncated file."""
+    state = {"model": {"w": torch.randn(3, 2)}, "optimizer": {"lr": 0.1}, "epoch": 2, "meta": {"seed": float("nan")}}
+    path = tmp_path / baselines.CHECKPOINT_NAME
+    baselines.save_checkpoint(path, state)
+    loaded = baselines.load_checkpoint(path)
+    assert torch.equal(loaded["model"]["w"], state["model"]["w"]) and loaded["epoch"] == 2
+    assert not list(tmp_path.glob("*.tmp"))
+    torch.save({**state, "epoch": fractions.Fraction(1, 2)}, path)  # not a weights-only type
+    with pytest.raises(CheckpointError, match=str(path)):
+        baselines.load_checkpoint(path)
+    baselines.save_checkpoint(path, state)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=str(path)):
+        baselines.load_checkpoint(path)
+    (tmp_path / "checkpoint.npz").write_bytes(b"")  # a run of brian_segdend 0.1 is not restarted silently
+    data = {
+        "train": (np.zeros((20, 784), np.float32), np.zeros(20, np.int64)),
+        "test": (np.zeros((5, 784), np.float32), np.zeros(5, np.int64)),
+    }
+    path.unlink()
+    with pytest.raises(CheckpointError, match="written by brian_segdend 0.1"):
+        baselines.train("bp-mlp", {"hidden": [4]}, "mnist", 1, 0, tmp_path, resume=True, progress=False, data=data)
+
+
 def test_atomic_write_text_replaces(tmp_path):
     path = tmp_path / "a" / "b.txt"
     atomic_write_text(path, "one")
@@ -471,8 +498,8 @@ def test_resume_after_interruption_gives_identical_weights(kind, params, mnist, 
     straight = baselines.train(kind, params, "mnist", epochs=3, out_dir=tmp_path / "straight", **common)
     baselines.train(kind, params, "mnist", epochs=1, out_dir=tmp_path / "resumed", **common)
     resumed = baselines.train(kind, params, "mnist", epochs=3, out_dir=tmp_path / "resumed", resume=True, **common)
-    a = baselines.load_checkpoint(tmp_path / "straight" / "checkpoint.npz")
-    b = baselines.load_checkpoint(tmp_path / "resumed" / "checkpoint.npz")
+    a = baselines.load_checkpoint(tmp_path / "straight" / baselines.CHECKPOINT_NAME)
+    b = baselines.load_checkpoint(tmp_path / "resumed" / baselines.CHECKPOINT_NAME)
     assert a["epoch"] == b["epoch"] == 3
     assert a["model"].keys() == b["model"].keys()
     for key in a["model"]:

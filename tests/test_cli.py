@@ -109,7 +109,7 @@ def test_set_reads_toml_values_into_model_config():
     for bad, named in (("n_hidden=[2.5]", "n_hidden=(2.5,) is invalid"), ("learning_rates=[1, x]", "learning_rates=")):
         with pytest.raises(ValueError, match=re.escape(named)):
             registry.load_model("ref-s").with_settings([bad])
-    with pytest.raises(ValueError, match="batch_norm must be true or false, got 3"):
+    with pytest.raises(ValueError, match="batch_norm=3 is invalid: must be True or False"):
         registry.load_model("bp-cnn").with_settings(["batch_norm=3"])
 
 

@@ -12,22 +12,15 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
+from conftest import SMALL_OPTIONS
 from equivalence import ONE_BY_ONE, SEQUENCE, SideBySide
-from targets import device_fixture  # noqa: F401  (the fixture 'device')
 
 from brian_segdend import ModelConfig
 
-SMALL = dict(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    learning_rates=(0.5,),
-    spike_memory=4,
-)
+#: tests taking ``device`` run under runtime numpy and cpp_standalone (tests/conftest.py)
+pytestmark = pytest.mark.standalone_compatible
+
+SMALL = {**SMALL_OPTIONS, "learning_rates": (0.5,)}
 
 
 class Case(NamedTuple):
@@ -58,6 +51,17 @@ CASES = {
         dict(update_feedback_weights=True, feedback_learning_rates=(0.3,), feedback_bias=True, apical_conductance=True)
     ),
     "untruncated": Case(dict(kernel="untruncated")),
+    # a spiking feedforward source whose learned feedback is a rate, averaged one step late
+    "untruncated-spiking-feedforward-rate-feedback-learning": Case(
+        dict(
+            kernel="untruncated",
+            spiking_feedback=False,
+            n_hidden=(7, 5),
+            broadcast=False,
+            update_feedback_weights=True,
+            feedback_learning_rates=(0.3, 0.2),
+        )
+    ),
     "dt-half-lambda-taus-gains": Case(
         dict(dt=0.5, lambda_max=0.35, tau_s=2.0, tau_L=8.0, g_B=0.4, E_E=6.0, E_I=-5.0, units_per_class=2)
     ),
@@ -128,8 +132,8 @@ PHASE_B = {
 }
 
 
-#: the standalone builds of the approximate and not-yet-built options cost ~30 s each: ``-m slow``
-SLOW_STANDALONE = ["numpy", pytest.param("cpp_standalone", marks=pytest.mark.slow)]
+#: the standalone builds of the approximate and not-yet-built options cost ~30 s each: ``-m long``
+LONG_STANDALONE = ["numpy", pytest.param("cpp_standalone", marks=pytest.mark.long)]
 
 
 def side_by_side(case, **changes):
@@ -144,7 +148,7 @@ def test_matches_oracle(name, device):
     both.run(ONE_BY_ONE if case.copy_feedback else SEQUENCE)
 
 
-@pytest.mark.parametrize("device", SLOW_STANDALONE, indirect=True)
+@pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
 @pytest.mark.parametrize("name", sorted(APPROXIMATE))
 def test_approximate_options_differ_only_in_the_apical_potential_after_an_update(name, device):
     """README's bound: spikes still in memory keep the feedback weights they arrived with, so the apical
@@ -157,7 +161,7 @@ def test_approximate_options_differ_only_in_the_apical_potential_after_an_update
 
 
 @pytest.mark.xfail(strict=True, reason="issue 14 phase B: not built by the network yet")
-@pytest.mark.parametrize("device", SLOW_STANDALONE, indirect=True)
+@pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
 @pytest.mark.parametrize("name", sorted(PHASE_B))
 def test_phase_b_options_match_oracle(name, device):
     case = PHASE_B[name]
@@ -165,7 +169,7 @@ def test_phase_b_options_match_oracle(name, device):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 14 phase B: the first example runs with Y = W^T, without the noise")
-@pytest.mark.parametrize("device", SLOW_STANDALONE, indirect=True)
+@pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
 def test_noisy_symmetric_feedback_starts_with_the_noise_drawn_at_initialisation(device):
     """Spec §6: the noise is drawn at initialisation (initial_weights puts it in Y); the first example must
     feel it. The oracle keeps initial_weights' Y, and is given the network's noise after every update."""
@@ -176,7 +180,7 @@ def test_noisy_symmetric_feedback_starts_with_the_noise_drawn_at_initialisation(
 
 
 @pytest.mark.xfail(strict=True, reason="issue 14 phase B: the backprop-angle diagnostic")
-@pytest.mark.parametrize("device", SLOW_STANDALONE, indirect=True)
+@pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
 def test_backprop_angle_is_recorded_as_the_oracle_computes_it(device):
     """REF's diagnostic (oracle docstring): per example and hidden layer, the angle between the update the
     layer made and the backprop update, here asked of the network by ``record_backprop_angle`` and returned
@@ -187,10 +191,10 @@ def test_backprop_angle_is_recorded_as_the_oracle_computes_it(device):
     np.testing.assert_allclose(out["bp_angle"], [r["bp_angle"] for r in results], rtol=1e-9)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("name", ["REF-S", "REF-NS"])
 def test_matches_oracle_cython(name):
-    """The same comparison under runtime cython (slow: every code object is compiled; ``-m slow``)."""
+    """The same comparison under runtime cython (long: every code object is compiled; ``-m long``)."""
     from brian2 import prefs
 
     prefs.codegen.target = "cython"
@@ -200,7 +204,7 @@ def test_matches_oracle_cython(name):
         prefs.codegen.target = "auto"
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_full_size_ref_s_matches_oracle(device):
     """The paper's 784-500-10 network with REF-S defaults: two training examples, one test example."""
     both = SideBySide(ModelConfig(), capacity=2)

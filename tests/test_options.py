@@ -3,32 +3,30 @@
 import numpy as np
 import pytest
 from brian2 import StateMonitor
-from targets import device_fixture  # noqa: F401  (the fixture 'device')
+from conftest import SMALL_OPTIONS
 
-from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, draw_phase_lengths, initial_weights
+from brian_segdend import (
+    ModelConfig,
+    SegregatedDendriteNetwork,
+    Simulator,
+    draw_phase_lengths,
+    initial_weights,
+    schedule,
+)
 from brian_segdend.monitoring import record, traces
 
-SMALL = ModelConfig(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    spike_memory=4,
-)
+SMALL = ModelConfig(**SMALL_OPTIONS)
 
 
-pytestmark = pytest.mark.usefixtures("numpy_target")
+pytestmark = pytest.mark.usefixtures("device")
 
 
 def run(cfg, n=3, seed=0, monitor=None):
     net = SegregatedDendriteNetwork(cfg, seed=seed, capacity=n)
     mon = None
     if monitor:
-        mon = StateMonitor(net.layer(monitor[0]).neurons, monitor[1], record=True, when="end", order=5)
-        net.network.add(mon)
+        mon = StateMonitor(net.layer(monitor[0]).neurons, monitor[1], record=True, **schedule.at("monitors"))
+        net.brian_network.add(mon)
     sim = Simulator(net)
     before = sim.get_weights()
     rng = np.random.default_rng(seed)
@@ -87,7 +85,7 @@ class FeedbackObserver:
         W = self.sim.get_weights()["W"][-1]
         steps = self.cfg.forward_steps + self.cfg.target_steps
         image, label = self.rng.uniform(0, 1, (1, self.cfg.n_inputs)), self.rng.integers(0, 10, 1)
-        self.sim.present(image, label, True, seed=int(self.rng.integers(1 << 30)), record=True)
+        self.sim.present(image, label, learn=True, seed=int(self.rng.integers(1 << 30)), record=True)
         a = traces(self.apical, "a")[1][:, -steps:].T - traces(self.apical, "c")[1][:, -steps:].T
         S = traces(self.spikes, "S")[1][:, -steps:].T
         kappa, n = self.cfg.kernel_values(), self.cfg.spike_memory
@@ -120,7 +118,7 @@ def test_noisy_symmetric_feedback_broadcast_noise_per_entry(device):
     assert abs(np.corrcoef(noises[0].ravel(), noises[1].ravel())[0, 1]) < 0.2  # redrawn
 
 
-@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=pytest.mark.slow)], indirect=True)
+@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=pytest.mark.long)], indirect=True)
 def test_noisy_symmetric_feedback_non_broadcast_is_one_scalar(device):
     """Spec §5 QUIRK: without broadcast one scalar N(0, 0.05^2) is added to every entry, redrawn per example."""
     observer = FeedbackObserver(SYMMETRIC.replace(noisy_symmetric_weights=True, broadcast=False))
@@ -201,8 +199,8 @@ def test_poisson_counts_after_a_zeroed_state_are_not_a_burst():
     """Test runs zero all state per example (spec §7); the first step then draws like any other."""
     cfg = SMALL.replace(lambda_max=0.2, n_hidden=(50,))
     net = SegregatedDendriteNetwork(cfg, seed=0, capacity=20)
-    mon = StateMonitor(net.layer("hidden1").neurons, ["S", "r"], record=True, when="end", order=5)
-    net.network.add(mon)
+    mon = StateMonitor(net.layer("hidden1").neurons, ["S", "r"], record=True, **schedule.at("monitors"))
+    net.brian_network.add(mon)
     Simulator(net).test(np.random.default_rng(0).uniform(0, 1, (20, 12)), np.zeros(20, int), seed=3)
     first = np.arange(20) * cfg.test_steps  # each example's first step
     S, r = mon.S[:, first].astype(float), mon.r[:, first]

@@ -12,10 +12,12 @@ Each check is a z-score of a sum over independent neuron-steps (|z| < 5: a false
 
 import numpy as np
 import pytest
-from targets import device_fixture  # noqa: F401  (the fixture 'device')
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator
 from brian_segdend.monitoring import record, traces
+
+#: tests taking ``device`` run under runtime numpy and cpp_standalone (tests/conftest.py)
+pytestmark = pytest.mark.standalone_compatible
 
 Z_MAX = 5.0
 CFG = ModelConfig(
@@ -40,7 +42,7 @@ def run_recorded(sim, recorders, calls, seed):
     for k, (images, labels, train) in enumerate(calls):
         # runtime monitors keep every run; a standalone binary's hold its last run (and none before the first)
         before = {layer: 0 if sim.standalone else traces(recorders[layer], "S")[1].shape[1] for layer in LAYERS}
-        sim.present(images, labels, train, seed=seed + k, record=True)
+        sim.present(images, labels, learn=train, seed=seed + k, record=True)
         for layer in LAYERS:
             for store, var in zip(out[layer], ("S", "r")):
                 store.append(traces(recorders[layer], var)[1][:, before[layer] :].T)
@@ -89,7 +91,7 @@ def check_distribution(S, r, kind, steps_per_example, where):
         ("poisson", "numpy"),
         ("bernoulli", "numpy"),
         ("poisson", "cpp_standalone"),
-        pytest.param("bernoulli", "cpp_standalone", marks=pytest.mark.slow),
+        pytest.param("bernoulli", "cpp_standalone", marks=pytest.mark.long),
     ],
     indirect=["device"],
 )

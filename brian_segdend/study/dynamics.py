@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import datasets as _datasets
+from ..plotting import save_figure
 from ..results import write_csv
 from .tables import MODELS, load_runs
 
@@ -117,10 +118,7 @@ def plot_dynamics(rows: list[dict], dataset: str, path) -> Path:
     axes[0].set_ylim(bottom=0)
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"{dataset}: mean over seeds, band ±1 sd (per-epoch results)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=120)
 
 
 def _examples_label(value, _pos=None):

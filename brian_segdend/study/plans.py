@@ -11,6 +11,7 @@ import dataclasses
 
 from .. import datasets, registry
 from ..config import parse_setting
+from ..model import KINDS
 from .tables import MODELS
 
 __all__ = [
@@ -27,10 +28,10 @@ __all__ = [
     "standalone",
 ]
 
-SEGDEND = "segdend"
-#: Model kinds simulated by Brian (``spiking`` in ``--set``; run on ``--device``); the others are
-#: PyTorch baselines.
-BRIAN_KINDS = (SEGDEND,)
+SEGDEND = registry.SEGDEND
+#: Model kinds simulated by Brian (``spiking`` in ``--set``; run on ``--device``): the registry of
+#: :mod:`brian_segdend.model`; the others are PyTorch baselines.
+BRIAN_KINDS = KINDS
 #: options of the scalability experiment that shape its plan, in :func:`plan_runs` order
 PLAN_OPTIONS = ("models", "datasets", "seeds", "epochs", "n_train", "n_val", "n_test", "overrides", "device")
 

@@ -12,7 +12,7 @@ Every run is a task of the study's Dask engine (:mod:`.engine`: a local cluster 
 per core, or ``--scheduler``), trained in a process of its own. The spiking models run on
 ``--device`` (default ``auto`` = ``cpp_standalone``, builds shared per architecture); the baselines
 on the CPU with ``--threads`` torch threads. A new model kind that Brian simulates (the dendritic
-microcircuit model) is one more entry in :data:`TRAINERS` and ``plans.BRIAN_KINDS``.
+microcircuit model) is one more entry in :data:`TRAINERS` and ``brian_segdend.model.KINDS``.
 """
 
 from __future__ import annotations
@@ -104,9 +104,9 @@ def _status(plan, run_dir, resume):
     """``'done'``, ``'partial'`` or ``'new'``; refuses a directory of another budget or without resume."""
     study = run_dir / STUDY_FILE
     if not study.exists():
-        from ..training import CHECKPOINT  # the baselines' checkpoint has the same name
+        from ..results import CHECKPOINT_FILES
 
-        if (run_dir / RunLog.JSON_NAME).exists() or (run_dir / CHECKPOINT).exists():
+        if (run_dir / RunLog.JSON_NAME).exists() or any((run_dir / name).exists() for name in CHECKPOINT_FILES):
             raise ValueError(
                 f"run directory {str(run_dir)!r} holds results or a checkpoint of unknown budget "
                 f"(no {STUDY_FILE}); move it away or choose another --out"
@@ -191,7 +191,7 @@ def _train_segdend(plan: RunPlan, run_dir: Path, data_dir, threads: int) -> None
 
 
 #: How each model kind trains one run: ``trainer(plan, run_dir, data_dir, threads)``; a kind not
-#: listed is a PyTorch baseline. A new Brian model kind adds its trainer here and to BRIAN_KINDS.
+#: listed is a PyTorch baseline. A new Brian model kind adds its trainer here (and its kind to model.KINDS).
 TRAINERS: dict[str, Callable] = {SEGDEND: _train_segdend}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import datasets
+from ..plotting import save_figure
 from ..results import RunLog, atomic_write_text, write_csv
 
 __all__ = [
@@ -184,10 +185,7 @@ def plot_accuracy(rows: list[dict], path: str | Path, title: str = "") -> Path:
         fig.legend([handle], ["Lange 2018, 10 epochs, full data"], loc="lower left", fontsize=7, frameon=False)
     if title:
         fig.suptitle(title, fontsize=8)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=120, rect=(0, 0.03, 1, 1))
 
 
 def budget_note(plans: list) -> str:

@@ -162,7 +162,7 @@ def _segdend(params, X, y, splits, epochs, seed, device, stop) -> dict[str, Any]
             sim.set_state(initial)  # every fold starts from the same initial network
             for epoch in range(epochs):
                 order = tr[np.random.default_rng([seed, k, epoch]).permutation(len(tr))]
-                u = sim.present(X[order], y[order], True, seed=int(1000 * k + epoch))["u_out"]
+                u = sim.present(X[order], y[order], learn=True, seed=int(1000 * k + epoch))
                 if not np.all(np.isfinite(u)):
                     status = "diverged"
             weights = sim.get_weights()

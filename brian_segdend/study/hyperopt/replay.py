@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ...plotting import save_figure
 from ...results import atomic_write_text, write_csv
 from .. import engine
 from . import family_settings
@@ -171,6 +172,4 @@ def _plot(rows, path, title):
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100)
     ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

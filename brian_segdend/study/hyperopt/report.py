@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...config import FLAGS
+from ...plotting import save_figure
 from ...results import atomic_write_text, write_csv
 from .objective import PENALTY, POOL_SIZE
 from .search import SearchSettings, objective_value, read_log
@@ -145,9 +146,7 @@ def plot_convergence(family: str, entries: list[dict], path: Path) -> None:
     ax.set_ylabel("cross-validated error (%)")
     ax.set_title(f"Bayesian optimisation: {family}")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def flag_importance(entries: list[dict], directory: Path) -> list[dict]:
@@ -191,9 +190,7 @@ def flag_importance(entries: list[dict], directory: Path) -> list[dict]:
     axes[1].set_xlabel("random-forest importance (all dimensions)")
     axes[0].invert_yaxis()
     fig.suptitle(f"Compartment model: flag importance over {len(entries)} evaluations (failed = 10 % acc.)")
-    fig.tight_layout()
-    fig.savefig(directory / "flag_importance.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, directory / "flag_importance.png", dpi=120)
     return rows
 
 
@@ -255,7 +252,5 @@ def robustness(root: Path) -> list[dict]:
         "Accuracy over all BO evaluations (dashed: Lange's best, dash-dot: his median; dotted: chance; failed at chance)"
     )
     ax.title.set_fontsize(8)
-    fig.tight_layout()
-    fig.savefig(root / "robustness.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, root / "robustness.png", dpi=120)
     return rows

@@ -16,14 +16,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from brian_segdend import baselines, datasets, registry
 
-from brian_segdend import baselines, datasets, registry  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FULL_TRAIN = {"mnist": 60000, "fashion-mnist": 60000, "cifar10": 50000}
 

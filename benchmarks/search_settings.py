@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from brian_segdend.study.hyperopt import SearchSettings, search_space  # noqa: E402
-from brian_segdend.study.hyperopt.search import Proposer, read_log  # noqa: E402
-from brian_segdend.study.hyperopt.space import lange_point  # noqa: E402
+from brian_segdend.study.hyperopt import SearchSettings, search_space
+from brian_segdend.study.hyperopt.search import Proposer, read_log
+from brian_segdend.study.hyperopt.space import lange_point
 
 #: name -> SearchSettings fields (the first is the search before issue 13; "lange" mimics bayes_opt's
 #: single random point before the GP)

@@ -14,15 +14,12 @@ Last line: ``evals_per_hour_1=... evals_per_hour_2=... scaling=...``.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from brian_segdend.study import engine  # noqa: E402
-from brian_segdend.study.hyperopt import SearchSettings, search  # noqa: E402
+from brian_segdend.study import engine
+from brian_segdend.study.hyperopt import SearchSettings, search
 
 
 def evals_per_hour(workers: int, settings: SearchSettings) -> tuple[float, list[dict]]:

@@ -94,7 +94,7 @@ def main(argv=None):
     parser.add_argument("--logs", nargs="*", default=None, help="this project's segdend log.jsonl files")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--evaluations", type=int, default=50)
-    parser.add_argument("--target", type=float, default=85.0, help="accuracy counted as 'found' (%)")
+    parser.add_argument("--target", type=float, default=85.0, help="accuracy counted as 'found' (%%)")
     parser.add_argument("--settings", nargs="*", default=None, help=f"subset of: {', '.join(SETTINGS)}")
     parser.add_argument("--out", default=None, help="JSON file for the curves")
     args = parser.parse_args(argv)

@@ -1,0 +1,420 @@
+"""The dendritic cortical microcircuit (Sacramento et al. 2018) as plain Brian2 objects (spec §1, §8).
+
+:class:`MicrocircuitNetwork` builds one ``NeuronGroup`` of pyramidal neurons per layer, one of
+interneurons per hidden layer, ``Synapses`` for the four weight matrices, and a one-neuron controller
+that counts steps and patterns. Patterns, targets and the nudge switch come from ``TimedArray`` s
+indexed by the pattern counter, and the run stops itself after its last pattern, so chunks of
+patterns rerun the same objects (runtime) or the same compiled binary (``cpp_standalone``).
+
+Schedule of one step (``net.network.scheduling_summary()`` prints it):
+
+``continuous`` (spec §5.1, Jacobi: every right-hand side from the step-start state):
+``groups`` 0 input filter; 1 rates ``r = phi(u)``; 2 dendritic sums (summed variables); 3 plasticity
+brackets; 4 synaptic plasticity (W += dt eta Delta, then Delta); ``after_groups`` somata (interneurons
+first, so that ``u_up`` is the step-start potential of the layer above).
+
+``sweep`` (spec §5.2, one step per image): ``groups`` 10k+1..4 the forward pass of layer k (basal
+sum, soma, interneuron sum, interneuron); from 10(N+1) the backward pass, output first, then per
+hidden layer downwards interneuron, apical sums, soma. While learning, each group's pass ends by
+storing this image's errors and presynaptic rates in ring slot ``batch_pos`` (and, at the end of a
+minibatch, updating its bias); then the ``apply`` event of every presynaptic group adds the minibatch
+mean to the learning matrices.
+
+``end``: read-out of the output at each pattern's last step (``example_end``), controller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from brian2 import Clock, EventMonitor, Network, NeuronGroup, Synapses, TimedArray, linked_var, ms
+
+from ..codegen import dense_rows_code_object
+from ..network import stop_run
+from . import equations as eq
+from .config import MicrocircuitConfig
+from .schedule import schedule_continuous, schedule_sweep
+from .weights import check_weights, initial_weights
+
+__all__ = ["MicrocircuitLayer", "MicrocircuitNetwork"]
+
+#: (matrix key, Synapses attribute, dendritic sum, presynaptic rate in sweep, in continuous)
+MATRICES = (
+    ("ff", "v_ff", "r_ff", "r"),
+    ("ip", "v_ip", "r_ff", "r"),
+    ("td", "v_td", "r", "r"),
+    ("pi", "v_pi", "r", "r"),
+)
+
+
+class MicrocircuitLayer:
+    """The Brian objects of one layer.
+
+    Attributes
+    ----------
+    name : str
+        ``'input'``, ``'hidden1'`` ... ``'output'``.
+    pyramidal : NeuronGroup
+        Pyramidal neurons (``u``, ``r``, ``v_B``, ``v_A``, ...); the input rates for ``'input'``.
+    interneurons : NeuronGroup or None
+        Interneurons of a hidden layer (``u``, ``r``, ``v_D``, ``u_up``).
+    ff, td, ip, pi : Synapses or None
+        W^PP_{k,k-1} (bottom-up, into the basal dendrites), W^PP_{k,k+1} (top-down, apical),
+        W^IP_{k,k} (pyramidal to interneuron dendrites), W^PI_{k,k} (interneurons to apical); weight ``w``.
+    """
+
+    def __init__(self, name, pyramidal, interneurons=None):
+        self.name = name
+        self.pyramidal = pyramidal
+        self.interneurons = interneurons
+        self.ff = self.td = self.ip = self.pi = None
+
+    def __iter__(self):
+        for obj in (self.pyramidal, self.interneurons, self.ff, self.td, self.ip, self.pi):
+            if obj is not None:
+                yield obj
+
+    def __repr__(self):
+        extra = f" + {self.interneurons.N} interneurons" if self.interneurons is not None else ""
+        return f"<MicrocircuitLayer {self.name}: {self.pyramidal.N} pyramidal{extra}>"
+
+
+class MicrocircuitNetwork:
+    """A dendritic-microcircuit network as Brian2 objects.
+
+    Parameters
+    ----------
+    config : MicrocircuitConfig
+    weights : dict, optional
+        Initial weights (see :mod:`brian_segdend.microcircuits.weights`); drawn from ``seed`` if omitted.
+    seed : int, optional
+        Seed of the initial weights (numpy).
+    capacity : int
+        Most patterns one run (chunk) presents; sizes the stimulus ``TimedArray`` s.
+
+    Notes
+    -----
+    Objects: ``controller``, ``input_neurons``, then per layer ``<layer>_pyramidal``,
+    ``<layer>_interneurons``, ``<layer>_ff``, ``<layer>_td``, ``<layer>_ip``, ``<layer>_pi``; the
+    read-out is the ``EventMonitor`` :attr:`readout` (output ``u`` and feedforward ``u_ff`` at the
+    end of each pattern). Add :attr:`objects` to your own ``Network`` to combine them with yours.
+
+    Examples
+    --------
+    >>> from brian2 import StateMonitor
+    >>> net = MicrocircuitNetwork(MicrocircuitConfig(), seed=1)
+    >>> mon = StateMonitor(net.layer("hidden1").pyramidal, ["u", "v_B", "v_A"], record=[0, 1])
+    """
+
+    def __init__(self, config=None, weights=None, seed=None, capacity=100):
+        self.config = cfg = config if config is not None else MicrocircuitConfig()
+        if not isinstance(cfg, MicrocircuitConfig):
+            raise TypeError(f"config must be a MicrocircuitConfig, got {type(cfg).__name__}")
+        if weights is None:
+            weights = initial_weights(cfg, np.random.default_rng(seed))
+        check_weights(cfg, weights)
+        if int(capacity) < 1:
+            raise ValueError(f"capacity={capacity!r} is invalid: must be a positive integer")
+        self.capacity = int(capacity)
+        self.sweep = cfg.dynamics == "sweep"
+        self.N = cfg.n_layers
+        self.initial_values = {}  # (object name, variable) -> values before the first run
+        self.dynamic_variables = {}  # object name -> state carried between patterns (and chunks)
+        self.learning_rates = {}  # (object name, variable) -> learning rate of the config
+
+        self.clock = Clock(dt=cfg.dt * ms, name="microcircuit_clock*")
+        row = cfg.dt * ms  # tables of patterns have one row per clock step: f(example*dt) is row `example`
+        self.patterns = TimedArray(np.zeros((self.capacity, cfg.n_inputs)), dt=row, name="patterns")
+        self.targets = TimedArray(np.zeros((self.capacity, cfg.n_outputs)), dt=row, name="target_potentials")
+        self.nudged = TimedArray(np.zeros(self.capacity), dt=row, name="nudged")
+        #: the rate function phi (a Brian ``Function``; ``phi.pyfunc`` evaluates it in numpy)
+        self.phi = eq.rate_function(cfg)
+        self._namespace = {
+            "patterns": self.patterns,
+            "target_potentials": self.targets,
+            "nudged": self.nudged,
+            "phi": self.phi,
+            "stop_run": stop_run,
+            "minibatch": cfg.minibatch,
+            "tau_in": cfg.tau_in * ms,
+            "tau_w": cfg.tau_w * ms,
+            "E_exc": cfg.E_exc,
+            "E_inh": cfg.E_inh,
+            "sqrt_ms": ms**0.5,
+            **{g: getattr(cfg, g) / ms for g in ("g_lk", "g_B", "g_A", "g_D", "g_som")},
+        }
+        self.controller = self._build_controller()
+        self.layers = [self._build_layer(k) for k in range(self.N + 1)]
+        for k in range(1, self.N + 1):
+            self._connect("ff", k, self.layers[k - 1].pyramidal, self.layers[k].pyramidal, weights["ff"][k - 1])
+            self._initial(self.layers[k].pyramidal, "b", weights["b"][k - 1])
+        for k in range(1, self.N):
+            layer, above, inter = self.layers[k], self.layers[k + 1].pyramidal, self.layers[k].interneurons
+            self._connect("ip", k, layer.pyramidal, inter, weights["ip"][k - 1])
+            self._connect("td", k, above, layer.pyramidal, weights["td"][k - 1])
+            self._connect("pi", k, inter, layer.pyramidal, weights["pi"][k - 1])
+            self._initial(inter, "b", weights["b_I"][k - 1])
+            inter.u_up = linked_var(above, "u")  # one-to-one nudging by the layer above (spec §2.4)
+        self._schedule()
+        out = self.output.pyramidal
+        self.readout = EventMonitor(out, "example_end", variables=["u", "u_ff"], when="end", order=1, name="readout")
+        self.network = Network(self.objects)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def input(self):
+        return self.layers[0]
+
+    @property
+    def hidden(self):
+        return self.layers[1:-1]
+
+    @property
+    def output(self):
+        return self.layers[-1]
+
+    def layer(self, name):
+        """The :class:`MicrocircuitLayer` called ``name`` (``'input'``, ``'hidden1'``, ..., ``'output'``)."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers are {[l.name for l in self.layers]}")
+
+    @property
+    def objects(self):
+        """Every Brian object of the model, to add to a ``Network``."""
+        objs = [self.controller] + [obj for layer in self.layers for obj in layer]
+        return objs + ([self.readout] if hasattr(self, "readout") else [])
+
+    def __iter__(self):
+        return iter(self.objects)
+
+    def carried(self, weights=True):
+        """``{object: [variable, ...]}`` carried from run to run: dynamic state, and (``weights``)
+        weights, biases and learning rates."""
+        objs = {}
+        for obj in [self.controller] + [o for layer in self.layers for o in layer]:
+            names = list(self.dynamic_variables.get(obj.name, []))
+            if weights:
+                names += [name for (owner, name) in self.initial_values if owner == obj.name]
+            if names:
+                objs[obj] = names
+        return objs
+
+    def matrices(self):
+        """``(key, k, Synapses)`` of every weight matrix, in the order of the weights dict."""
+        for key in ("ff", "td", "ip", "pi"):
+            for layer_index, layer in enumerate(self.layers):
+                if getattr(layer, key) is not None:
+                    yield key, layer_index, getattr(layer, key)
+
+    # ------------------------------------------------------------------ stimulus
+    def stimulus(self, patterns, targets, learn, steps_per_example):
+        """Values of the stimulus ``TimedArray`` s and controller settings for one run.
+
+        Parameters
+        ----------
+        patterns : array (n, n_inputs)
+        targets : array (n, n_outputs)
+            Target potentials; a row of NaN means no target for that pattern (no nudging).
+        learn : bool
+            Plasticity on (and noise, in ``continuous``).
+        steps_per_example : int
+
+        Returns
+        -------
+        ({TimedArray: values}, {controller variable: value})
+        """
+        cap, n = self.capacity, len(patterns)
+        if n > cap:
+            raise ValueError(f"{n} patterns do not fit in one run of this network (capacity={cap})")
+        values = {
+            self.patterns: np.zeros((cap, self.config.n_inputs)),
+            self.targets: np.zeros((cap, self.config.n_outputs)),
+            self.nudged: np.zeros(cap),
+        }
+        has_target = ~np.isnan(targets).any(axis=1)
+        values[self.patterns][:n] = patterns
+        values[self.targets][:n][has_target] = targets[has_target]
+        values[self.nudged][:n] = has_target
+        controls = {"n_examples": n, "plastic": int(learn), "steps_per_example": int(steps_per_example)}
+        if "sigma" in self.controller.variables:
+            controls["sigma"] = self.config.sigma * bool(learn)
+        return values, controls
+
+    def load(self, stimulus, controls):
+        """Write :meth:`stimulus` output into the objects (runtime, or standalone before the build)."""
+        for ta, values in stimulus.items():
+            ta.values[:] = values
+        for name, value in controls.items():
+            setattr(self.controller, name, value)
+        self.controller.example = self.controller.step = 0
+
+    def max_duration(self):
+        """Longest run: ``capacity`` patterns of the longer of training and test presentations."""
+        return self.capacity * max(self.config.steps_per_example, self.config.steps_per_test) * self.config.dt * ms
+
+    # ------------------------------------------------------------------ construction
+    def _build_controller(self):
+        cfg = self.config
+        model = eq.CONTROLLER
+        if cfg.dynamics == "continuous" and cfg.sigma > 0:
+            model += "sigma : 1 (shared, constant)  # noise amplitude of this run (0 at test)\n"
+        ctrl = NeuronGroup(
+            1,
+            model,
+            events={"done": "example >= n_examples"},
+            clock=self.clock,
+            namespace=self._namespace,
+            name="controller",
+        )
+        ctrl.run_regularly(eq.CONTROLLER_ADVANCE, when="end", order=10, name="controller_advance")
+        ctrl.thresholder["done"].when, ctrl.thresholder["done"].order = "end", 11
+        ctrl.run_on_event("done", "stopped = stop_run(stopped)", when="end", order=12)
+        ctrl.steps_per_example, ctrl.plastic, ctrl.n_examples = cfg.steps_per_example, 0, 0
+        self.dynamic_variables["controller"] = ["batch_pos"] if self.sweep else []
+        return ctrl
+
+    def _name(self, k):
+        return "input" if k == 0 else ("output" if k == self.N else f"hidden{k}")
+
+    def _rings(self, k):
+        """Sweep rings of pyramidal layer ``k`` and of its interneurons: (pyramidal, interneuron)."""
+        cfg, N = self.config, self.N
+        if not self.sweep:
+            return [], []
+        pyr, inter = [], []
+        if k >= 1 and cfg.plastic("ff", k):
+            pyr.append("e")
+        if k < N and (cfg.plastic("ff", k + 1) or (k >= 1 and cfg.plastic("ip", k))):
+            pyr.append("q_ff")
+        if k >= 2 and cfg.plastic("td", k - 1):
+            pyr.append("q")
+        if 1 <= k < N:
+            pyr += [ring for kind, ring in (("td", "e_td"), ("pi", "e_pi")) if cfg.plastic(kind, k)]
+            inter += (["e"] if cfg.plastic("ip", k) else []) + (["q"] if cfg.plastic("pi", k) else [])
+        return pyr, inter
+
+    def _group(self, name, N_neurons, model, rings, namespace, events=None):
+        group = NeuronGroup(
+            N_neurons,
+            model,
+            method="euler",
+            events={**self._events(rings, name == "input_neurons"), **(events or {})},
+            clock=self.clock,
+            namespace=namespace,
+            name=name,
+        )
+        for var in ("example", "plastic", "batch_pos"):
+            setattr(group, var, linked_var(self.controller, var))
+        if "sigma" in group.equations.names:
+            group.sigma = linked_var(self.controller, "sigma")
+        return group
+
+    def _events(self, rings, is_input):
+        """``apply`` (sweep): the minibatch update, on groups presynaptic to a learning matrix."""
+        if not any(prefix.startswith("q") for prefix in rings):
+            return {}
+        apply = "plastic == 1 and batch_pos == minibatch - 1"
+        if is_input:  # input rows that were 0 in every image of the minibatch change nothing
+            apply += " and (" + " or ".join(f"{q} != 0" for q in eq.lag_names("q_ff", self.config.minibatch)) + ")"
+        return {"apply": apply}
+
+    def _build_layer(self, k):
+        cfg, N = self.config, self.N
+        name = self._name(k)
+        pyr_rings, inter_rings = self._rings(k)
+        if k == 0:
+            group = self._group(
+                "input_neurons", cfg.n_inputs, eq.input_equations(cfg, pyr_rings), pyr_rings, self._namespace
+            )
+            self.dynamic_variables[group.name] = ([] if self.sweep else ["r"]) + self._ring_names(pyr_rings)
+            return MicrocircuitLayer(name, group)
+        kind = "output" if k == N else "hidden"
+        etas = [f"eta_{m}" for m in (("ff",) if k == N else ("ff", "td", "pi")) if cfg.plastic(m, k)]
+        bias_eta = "eta_ff" if cfg.biases and cfg.plastic("ff", k) else None
+        namespace = {
+            **self._namespace,
+            "alpha": cfg.alpha(k),
+            "lam": cfg.lambda_output if k == N else cfg.lambda_hidden,
+        }
+        model = eq.group_equations(cfg, kind, etas, bias_eta, pyr_rings)
+        events = None
+        if k == N:
+            model += eq.Equations("step : integer (linked)\nsteps_per_example : integer (linked)")
+            events = {"example_end": "step == steps_per_example - 1"}
+        pyramidal = self._group(f"{name}_pyramidal", cfg.layer_sizes[k], model, pyr_rings, namespace, events)
+        if k == N:
+            pyramidal.step = linked_var(self.controller, "step")
+            pyramidal.steps_per_example = linked_var(self.controller, "steps_per_example")
+        self._track(pyramidal, etas, bias_eta, pyr_rings, k)
+        interneurons = None
+        if k < N:
+            etas_i = ["eta_ip"] if cfg.plastic("ip", k) else []
+            bias_i = "eta_ip" if cfg.biases and etas_i else None
+            ns = {**self._namespace, "alpha": cfg.delta_I, "lam": cfg.lambda_I}
+            model = eq.group_equations(cfg, "interneuron", etas_i, bias_i, inter_rings)
+            interneurons = self._group(f"{name}_interneurons", cfg.layer_sizes[k + 1], model, inter_rings, ns)
+            self._track(interneurons, etas_i, bias_i, inter_rings, k, eta_kind="ip")
+        return MicrocircuitLayer(name, pyramidal, interneurons)
+
+    def _ring_names(self, rings):
+        return [name for prefix in rings for name in eq.lag_names(prefix, self.config.minibatch)]
+
+    def _track(self, group, etas, bias_eta, rings, k, eta_kind=None):
+        """Record a group's carried state and learning rates."""
+        cfg = self.config
+        dynamic = self._ring_names(rings)
+        if not self.sweep:
+            dynamic = ["u"] + (["Delta_b"] if bias_eta else [])
+        self.dynamic_variables[group.name] = dynamic
+        for eta in etas:
+            kind = eta_kind or eta[4:]
+            rate = getattr(cfg, f"eta_{kind}")[k - 1]
+            self.learning_rates[(group.name, eta)] = rate
+            setattr(group, eta, rate)
+            self.initial_values[(group.name, eta)] = np.array(rate)
+
+    def _connect(self, key, k, source, target, W):
+        """Synapses of matrix ``key`` of layer ``k`` (all-to-all in presynaptic order: dense rows)."""
+        cfg = self.config
+        _, target_var, rate_sweep, rate_cont = next(m for m in MATRICES if m[0] == key)
+        plastic = cfg.plastic(key, k)
+        error = {"ff": "err_post", "ip": "err_post", "td": "err_td_post", "pi": "(-v_A_post)"}[key]
+        model = eq.synapse_equations(
+            cfg, target_var, rate_sweep if self.sweep else rate_cont, error, f"eta_{key}", plastic
+        )
+        on_pre, on_event = {}, {}
+        if plastic and self.sweep:
+            error_ring = {"ff": "e", "ip": "e", "td": "e_td", "pi": "e_pi"}[key]
+            on_pre["apply"] = eq.apply_code(cfg, error_ring, "q_ff" if rate_sweep == "r_ff" else "q", f"eta_{key}")
+            on_event["apply"] = "apply"
+        layer = self.layers[k]
+        syn = Synapses(
+            source,
+            target,
+            model=model,
+            method="euler",
+            on_pre=on_pre or None,
+            on_event=on_event or "spike",
+            clock=self.clock,
+            namespace=self._namespace,
+            name=f"{layer.name}_{key}",
+            codeobj_class=dense_rows_code_object(),
+        )
+        n_post, n_pre = W.shape
+        syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
+        self._initial(syn, "w", np.asarray(W, float).T.ravel())
+        self.dynamic_variables[syn.name] = ["Delta"] if plastic and not self.sweep else []
+        setattr(layer, key, syn)
+
+    def _initial(self, obj, name, values):
+        """Set a weight or bias before the first run and remember it (standalone state)."""
+        values = np.asarray(values, dtype=float)
+        setattr(obj, name, values)
+        self.initial_values[(obj.name, name)] = values.copy()
+
+    # ------------------------------------------------------------------ schedule
+    def _schedule(self):
+        (schedule_sweep if self.sweep else schedule_continuous)(self)
+        out = self.output.pyramidal
+        out.thresholder["example_end"].when, out.thresholder["example_end"].order = "end", 0

@@ -1,0 +1,211 @@
+"""Present patterns to a :class:`MicrocircuitNetwork`, learn, test, and read or set its weights and state.
+
+The model-specific half of running a microcircuit: validation of patterns and targets, chunking,
+weights in the spec's shapes, learning rates, and the test protocol (spec §5.1: sigma = 0, plasticity
+and output nudging off). The device-specific half is :class:`~brian_segdend.microcircuits.runner.ChunkRunner`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .network import MicrocircuitNetwork
+from .weights import KEYS, check_weights
+
+__all__ = ["MicrocircuitSimulator"]
+
+
+class MicrocircuitSimulator:
+    """Runs patterns through a :class:`MicrocircuitNetwork` on the active device.
+
+    Parameters
+    ----------
+    network : MicrocircuitNetwork
+        Built under the device that is active now.
+    build_directory : str, optional
+        ``cpp_standalone`` project directory (a temporary one by default).
+
+    Examples
+    --------
+    >>> from brian2 import prefs
+    >>> prefs.codegen.target = "numpy"
+    >>> net = MicrocircuitNetwork(MicrocircuitConfig(dynamics="sweep", sigma=0, transfer="logistic"), seed=0)
+    >>> sim = MicrocircuitSimulator(net)
+    >>> out = sim.present(np.random.rand(3, 30), np.zeros((3, 10)), learn=True)
+    """
+
+    def __init__(self, network: MicrocircuitNetwork, build_directory=None):
+        from .runner import ChunkRunner
+
+        if not isinstance(network, MicrocircuitNetwork):
+            raise TypeError(f"network must be a MicrocircuitNetwork, got {type(network).__name__}")
+        self.net = network
+        self.config = network.config
+        self.runner = ChunkRunner(network, build_directory)
+
+    # ------------------------------------------------------------------ presenting patterns
+    def present(self, patterns, targets=None, learn=False, seed=None):
+        """Present patterns in order, each for ``T_pres`` (learning) or ``T_test`` (not learning).
+
+        Parameters
+        ----------
+        patterns : array (n, n_inputs)
+            Input rates r_0 (finite; any sign).
+        targets : array (n, n_outputs), optional
+            Target potentials u_trgt; a row of NaN (or ``targets=None``) presents a pattern without
+            target: no output nudging.
+        learn : bool
+            Plasticity and (``continuous``) noise on; off, weights and plasticity traces stay put and sigma = 0.
+        seed : int, optional
+            Seed of the noise of this call (chunk ``c`` is seeded ``seed + c``).
+
+        Returns
+        -------
+        dict
+            ``'u'``, ``'u_ff'``, ``'r'`` (n, n_outputs): output soma, its feedforward prediction
+            (alpha v_B; the forward pass in ``sweep``) and rate, at the last step of each pattern.
+        """
+        cfg = self.config
+        patterns = np.asarray(patterns, dtype=float)
+        if patterns.ndim != 2 or patterns.shape[1] != cfg.n_inputs:
+            raise ValueError(f"patterns have shape {patterns.shape}; expected (n, {cfg.n_inputs})")
+        if not np.all(np.isfinite(patterns)):
+            raise ValueError("patterns contain non-finite values")
+        n = len(patterns)
+        targets = np.full((n, cfg.n_outputs), np.nan) if targets is None else np.asarray(targets, dtype=float)
+        if targets.shape != (n, cfg.n_outputs):
+            raise ValueError(f"targets have shape {targets.shape}; expected ({n}, {cfg.n_outputs})")
+        partial = np.isnan(targets).any(axis=1) & ~np.isnan(targets).all(axis=1)
+        if np.any(partial) or np.any(np.isinf(targets)):
+            raise ValueError("each target row must be all finite (a target) or all NaN (no target)")
+        has = ~np.isnan(targets).any(axis=1)
+        if cfg.nudge == "conductance" and np.any((targets[has] < cfg.E_inh) | (targets[has] > cfg.E_exc)):
+            warnings.warn(
+                f"targets outside [E_inh, E_exc] = [{cfg.E_inh}, {cfg.E_exc}] make a teaching conductance negative",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        steps = cfg.steps_per_example if learn else cfg.steps_per_test
+        outputs = []
+        for c, start in enumerate(range(0, n, self.net.capacity)):
+            sl = slice(start, start + self.net.capacity)
+            stimulus, controls = self.net.stimulus(patterns[sl], targets[sl], learn, steps)
+            out = self.runner.run(stimulus, controls, None if seed is None else int(seed) + c)
+            if len(out["u"]) != len(patterns[sl]):
+                raise RuntimeError(f"expected {len(patterns[sl])} read-outs, got {len(out['u'])}")
+            outputs.append(out)
+        u = np.concatenate([o["u"] for o in outputs]) if outputs else np.zeros((0, cfg.n_outputs))
+        u_ff = np.concatenate([o["u_ff"] for o in outputs]) if outputs else np.zeros((0, cfg.n_outputs))
+        return {"u": u, "u_ff": u_ff, "r": self.net.phi.pyfunc(u)}
+
+    def train(self, patterns, targets, seed=None):
+        """Learn from patterns with targets; returns the read-out of :meth:`present`."""
+        return self.present(patterns, targets, learn=True, seed=seed)
+
+    def test(self, patterns):
+        """Output rates after each test pattern (no target, no plasticity, sigma = 0), shape (n, n_outputs).
+
+        The dynamic state (potentials, filters, traces) is restored afterwards, so a test between
+        training chunks does not disturb the training dynamics [C].
+        """
+        saved = {key: value for key, value in self.get_state().items() if key in self._dynamic_keys()}
+        out = self.present(patterns, None, learn=False)
+        self.set_state({**self.get_state(), **saved})
+        return out["r"]
+
+    def predict(self, patterns):
+        """Class of the output neuron with the highest rate (spec §6.3; first on ties)."""
+        return np.argmax(self.test(patterns), axis=1)
+
+    def error(self, patterns, labels):
+        """Classification test error in percent."""
+        return 100.0 * float(np.mean(self.predict(patterns) != np.asarray(labels)))
+
+    # ------------------------------------------------------------------ weights and learning rates
+    def get_weights(self):
+        """``{'ff', 'b', 'td', 'ip', 'b_I', 'pi'}``: lists of arrays in the spec's shapes."""
+        weights = {key: [] for key in KEYS}
+        for key, _, syn in self.net.matrices():
+            w = self.runner.value(syn, "w").reshape(syn.source.N, syn.target.N).T.copy()
+            weights[key].append(w)
+        for layer in self.net.layers[1:]:
+            weights["b"].append(self.runner.value(layer.pyramidal, "b").copy())
+            if layer.interneurons is not None:
+                weights["b_I"].append(self.runner.value(layer.interneurons, "b").copy())
+        return weights
+
+    def set_weights(self, weights):
+        """Replace all weights and biases (validated: keys, shapes, finiteness)."""
+        check_weights(self.config, weights)
+        index = {key: 0 for key in KEYS}
+        for key, _, syn in self.net.matrices():
+            self.runner.assign(syn, "w", np.asarray(weights[key][index[key]], float).T.ravel())
+            index[key] += 1
+        for k, layer in enumerate(self.net.layers[1:]):
+            self.runner.assign(layer.pyramidal, "b", weights["b"][k])
+            if layer.interneurons is not None:
+                self.runner.assign(layer.interneurons, "b", weights["b_I"][k])
+
+    @property
+    def learning_rates(self):
+        """``{'ff': (...), 'td': (...), 'ip': (...), 'pi': (...)}``: current rates (0: fixed)."""
+        rates = {key: list(getattr(self.config, f"eta_{key}")) for key in ("ff", "td", "ip", "pi")}
+        for key, k, _ in self.net.matrices():
+            group = self._eta_owner(key, k)
+            if f"eta_{key}" in group.variables:
+                rates[key][k - 1] = float(self.runner.value(group, f"eta_{key}")[0])
+        return {key: tuple(v) for key, v in rates.items()}
+
+    def set_learning_rates(self, **rates):
+        """Change learning rates of matrices built plastic, e.g. ``set_learning_rates(ip=(0.0,))``.
+
+        A matrix whose rate was 0 in the config was built fixed and cannot start learning.
+        """
+        for key, values in rates.items():
+            if key not in ("ff", "td", "ip", "pi"):
+                raise ValueError(f"unknown matrix {key!r}; choose from 'ff', 'td', 'ip', 'pi'")
+            n = len(getattr(self.config, f"eta_{key}"))
+            values = tuple(float(v) for v in np.broadcast_to(np.asarray(values, float), (n,)))
+            for k, value in enumerate(values, start=1):
+                if not np.isfinite(value) or value < 0:
+                    raise ValueError(f"learning rate eta_{key}[{k - 1}]={value!r} must be finite and >= 0")
+                group = self._eta_owner(key, k)
+                if f"eta_{key}" not in group.variables:
+                    if value != 0:
+                        raise ValueError(f"eta_{key}[{k - 1}] was 0 in the config: that matrix was built fixed")
+                    continue
+                self.runner.assign(group, f"eta_{key}", value)
+
+    def _eta_owner(self, key, k):
+        layer = self.net.layers[k]
+        return layer.interneurons if key == "ip" else layer.pyramidal
+
+    # ------------------------------------------------------------------ state
+    def get_state(self):
+        """``{'<object>.<variable>': array}``: weights, biases, learning rates and dynamic state."""
+        return {
+            f"{obj.name}.{name}": self.runner.value(obj, name).copy()
+            for obj, names in self.net.carried().items()
+            for name in names
+        }
+
+    def set_state(self, state):
+        """Restore :meth:`get_state`'s output exactly; names and sizes must match this network."""
+        carried = {f"{obj.name}.{name}": (obj, name) for obj, names in self.net.carried().items() for name in names}
+        missing, unknown = set(carried) - set(state), set(state) - set(carried)
+        if missing or unknown:
+            raise ValueError(
+                f"state does not fit this network: missing {sorted(missing)[:5]}, unknown {sorted(unknown)[:5]}"
+            )
+        for key, (obj, name) in carried.items():
+            values = np.asarray(state[key], dtype=float)
+            if values.size != self.runner.value(obj, name).size or not np.all(np.isfinite(values)):
+                raise ValueError(
+                    f"state {key!r} has {values.size} values or non-finite ones; expected {self.runner.value(obj, name).size}"
+                )
+            self.runner.assign(obj, name, values.reshape(self.runner.value(obj, name).shape))
+
+    def _dynamic_keys(self):
+        return {f"{obj.name}.{name}" for obj, names in self.net.carried(weights=False).items() for name in names}

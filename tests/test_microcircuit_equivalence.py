@@ -153,7 +153,8 @@ def run_oracle_chunk(cfg, oracle, X, U, traces):
     return np.array(out_u), np.array(out_uff)
 
 
-def compare_chunks(case, chunks=2, per_chunk=3, monitors=False):
+def compare_chunks(case, chunks=3, per_chunk=3, monitors=False):
+    """Three chunks of three patterns (sweep minibatches of 4 and 2 straddle the chunk boundaries)."""
     cfg, weights, net, sim, mons = make(case, per_chunk, monitors)
     oracle = Oracle(oracle_params(cfg), weights)
     X, U = stimulus(cfg, chunks * per_chunk)

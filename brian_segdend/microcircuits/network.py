@@ -90,13 +90,17 @@ class MicrocircuitNetwork:
         Seed of the initial weights (numpy).
     capacity : int
         Most patterns one run (chunk) presents; sizes the stimulus ``TimedArray`` s.
+    probes : bool
+        Also record every hidden layer at the end of each pattern (pyramidal ``u``, ``v_A``;
+        interneuron ``u``), for the self-prediction check; costs a little per pattern.
 
     Notes
     -----
     Objects: ``controller``, ``input_neurons``, then per layer ``<layer>_pyramidal``,
     ``<layer>_interneurons``, ``<layer>_ff``, ``<layer>_td``, ``<layer>_ip``, ``<layer>_pi``; the
-    read-out is the ``EventMonitor`` :attr:`readout` (output ``u`` and feedforward ``u_ff`` at the
-    end of each pattern). Add :attr:`objects` to your own ``Network`` to combine them with yours.
+    read-outs are ``EventMonitor`` s at the end of each pattern: :attr:`readouts` ``['output']``
+    (output ``u`` and feedforward ``u_ff``) and, with ``probes``, ``['<layer>']`` and
+    ``['<layer>_interneurons']``. Add :attr:`objects` to your own ``Network`` to combine them with yours.
 
     Examples
     --------
@@ -105,7 +109,7 @@ class MicrocircuitNetwork:
     >>> mon = StateMonitor(net.layer("hidden1").pyramidal, ["u", "v_B", "v_A"], record=[0, 1])
     """
 
-    def __init__(self, config=None, weights=None, seed=None, capacity=100):
+    def __init__(self, config=None, weights=None, seed=None, capacity=100, probes=False):
         self.config = cfg = config if config is not None else MicrocircuitConfig()
         if not isinstance(cfg, MicrocircuitConfig):
             raise TypeError(f"config must be a MicrocircuitConfig, got {type(cfg).__name__}")
@@ -115,6 +119,7 @@ class MicrocircuitNetwork:
         if int(capacity) < 1:
             raise ValueError(f"capacity={capacity!r} is invalid: must be a positive integer")
         self.capacity = int(capacity)
+        self.probes = bool(probes)
         self.sweep = cfg.dynamics == "sweep"
         self.N = cfg.n_layers
         self.initial_values = {}  # (object name, variable) -> values before the first run
@@ -155,8 +160,11 @@ class MicrocircuitNetwork:
             self._initial(inter, "b", weights["b_I"][k - 1])
             inter.u_up = linked_var(above, "u")  # one-to-one nudging by the layer above (spec §2.4)
         self._schedule()
-        out = self.output.pyramidal
-        self.readout = EventMonitor(out, "example_end", variables=["u", "u_ff"], when="end", order=1, name="readout")
+        self.readouts = {"output": self._readout(self.output.pyramidal, ["u", "u_ff"], "readout")}
+        for layer in self.hidden if self.probes else []:
+            self.readouts[layer.name] = self._readout(layer.pyramidal, ["u", "v_A"], f"{layer.name}_probe")
+            name = f"{layer.name}_interneurons"
+            self.readouts[name] = self._readout(layer.interneurons, ["u"], f"{name}_probe")
         self.network = Network(self.objects)
 
     # ------------------------------------------------------------------ access
@@ -183,7 +191,7 @@ class MicrocircuitNetwork:
     def objects(self):
         """Every Brian object of the model, to add to a ``Network``."""
         objs = [self.controller] + [obj for layer in self.layers for obj in layer]
-        return objs + ([self.readout] if hasattr(self, "readout") else [])
+        return objs + list(getattr(self, "readouts", {}).values())
 
     def __iter__(self):
         return iter(self.objects)
@@ -208,7 +216,7 @@ class MicrocircuitNetwork:
                     yield key, layer_index, getattr(layer, key)
 
     # ------------------------------------------------------------------ stimulus
-    def stimulus(self, patterns, targets, learn, steps_per_example):
+    def stimulus(self, patterns, targets, learn, steps_per_example, sigma=None):
         """Values of the stimulus ``TimedArray`` s and controller settings for one run.
 
         Parameters
@@ -219,6 +227,8 @@ class MicrocircuitNetwork:
         learn : bool
             Plasticity on (and noise, in ``continuous``).
         steps_per_example : int
+        sigma : float, optional
+            Noise amplitude while learning (default: the config's).
 
         Returns
         -------
@@ -238,7 +248,7 @@ class MicrocircuitNetwork:
         values[self.nudged][:n] = has_target
         controls = {"n_examples": n, "plastic": int(learn), "steps_per_example": int(steps_per_example)}
         if "sigma" in self.controller.variables:
-            controls["sigma"] = self.config.sigma * bool(learn)
+            controls["sigma"] = (self.config.sigma if sigma is None else float(sigma)) * bool(learn)
         return values, controls
 
     def load(self, stimulus, controls):
@@ -294,17 +304,18 @@ class MicrocircuitNetwork:
             inter += (["e"] if cfg.plastic("ip", k) else []) + (["q"] if cfg.plastic("pi", k) else [])
         return pyr, inter
 
-    def _group(self, name, N_neurons, model, rings, namespace, events=None):
+    def _group(self, name, N_neurons, model, rings, namespace, read_out=False):
+        """A group linked to the controller; ``read_out``: with the ``example_end`` event (last step of a pattern)."""
+        events = self._events(rings, name == "input_neurons")
+        links = ["example", "plastic", "batch_pos"]
+        if read_out:
+            model = model + eq.Equations("step : integer (linked)\nsteps_per_example : integer (linked)")
+            events["example_end"] = "step == steps_per_example - 1"
+            links += ["step", "steps_per_example"]
         group = NeuronGroup(
-            N_neurons,
-            model,
-            method="euler",
-            events={**self._events(rings, name == "input_neurons"), **(events or {})},
-            clock=self.clock,
-            namespace=namespace,
-            name=name,
+            N_neurons, model, method="euler", events=events, clock=self.clock, namespace=namespace, name=name
         )
-        for var in ("example", "plastic", "batch_pos"):
+        for var in links:
             setattr(group, var, linked_var(self.controller, var))
         if "sigma" in group.equations.names:
             group.sigma = linked_var(self.controller, "sigma")
@@ -338,14 +349,9 @@ class MicrocircuitNetwork:
             "lam": cfg.lambda_output if k == N else cfg.lambda_hidden,
         }
         model = eq.group_equations(cfg, kind, etas, bias_eta, pyr_rings)
-        events = None
-        if k == N:
-            model += eq.Equations("step : integer (linked)\nsteps_per_example : integer (linked)")
-            events = {"example_end": "step == steps_per_example - 1"}
-        pyramidal = self._group(f"{name}_pyramidal", cfg.layer_sizes[k], model, pyr_rings, namespace, events)
-        if k == N:
-            pyramidal.step = linked_var(self.controller, "step")
-            pyramidal.steps_per_example = linked_var(self.controller, "steps_per_example")
+        pyramidal = self._group(
+            f"{name}_pyramidal", cfg.layer_sizes[k], model, pyr_rings, namespace, k == N or self.probes
+        )
         self._track(pyramidal, etas, bias_eta, pyr_rings, k)
         interneurons = None
         if k < N:
@@ -353,9 +359,15 @@ class MicrocircuitNetwork:
             bias_i = "eta_ip" if cfg.biases and etas_i else None
             ns = {**self._namespace, "alpha": cfg.delta_I, "lam": cfg.lambda_I}
             model = eq.group_equations(cfg, "interneuron", etas_i, bias_i, inter_rings)
-            interneurons = self._group(f"{name}_interneurons", cfg.layer_sizes[k + 1], model, inter_rings, ns)
+            interneurons = self._group(
+                f"{name}_interneurons", cfg.layer_sizes[k + 1], model, inter_rings, ns, self.probes
+            )
             self._track(interneurons, etas_i, bias_i, inter_rings, k, eta_kind="ip")
         return MicrocircuitLayer(name, pyramidal, interneurons)
+
+    def _readout(self, group, variables, name):
+        group.thresholder["example_end"].when, group.thresholder["example_end"].order = "end", 0
+        return EventMonitor(group, "example_end", variables=variables, when="end", order=1, name=name)
 
     def _ring_names(self, rings):
         return [name for prefix in rings for name in eq.lag_names(prefix, self.config.minibatch)]
@@ -416,5 +428,3 @@ class MicrocircuitNetwork:
     # ------------------------------------------------------------------ schedule
     def _schedule(self):
         (schedule_sweep if self.sweep else schedule_continuous)(self)
-        out = self.output.pyramidal
-        out.thresholder["example_end"].when, out.thresholder["example_end"].order = "end", 0

@@ -38,7 +38,7 @@ class ChunkRunner:
     model
         Provides ``network`` (a Brian ``Network``), ``carried()`` (``{object: [variable, ...]}``),
         ``initial_values`` (``{(object name, variable): array}``), ``load(stimulus, controls)``,
-        ``max_duration()``, ``controller`` and ``readout`` (an ``EventMonitor``).
+        ``max_duration()``, ``controller`` and ``readouts`` (``{name: EventMonitor}``).
     build_directory : str, optional
         ``cpp_standalone`` project directory (a temporary one by default).
     """
@@ -49,7 +49,7 @@ class ChunkRunner:
         self._build_directory = build_directory
         self._built = False
         self._state = self._initial_state() if self.standalone else None
-        self._readout_seen = 0
+        self._readout_seen = {name: 0 for name in model.readouts}
         #: seconds spent inside simulation runs (standalone: the binary)
         self.simulation_seconds = 0.0
 
@@ -85,7 +85,7 @@ class ChunkRunner:
 
     # ------------------------------------------------------------------ runs
     def run(self, stimulus, controls, seed=None):
-        """Present one chunk; returns ``{variable: array (events, neurons)}`` of the read-out.
+        """Present one chunk; returns ``{read-out: {variable: array (events, neurons)}}``.
 
         Parameters
         ----------
@@ -107,12 +107,15 @@ class ChunkRunner:
         return self._readout()
 
     def _readout(self):
-        mon = self.model.readout
-        start = 0 if self.standalone else self._readout_seen
-        values = {var: np.asarray(mon.variables[var].get_value())[start:] for var in sorted(mon.record_variables)}
-        if not self.standalone:
-            self._readout_seen += len(values["i"])
-        return {var: v.reshape(-1, mon.source.N) for var, v in values.items()}
+        """The events recorded in this run (runtime monitors keep earlier runs' events too)."""
+        out = {}
+        for name, mon in self.model.readouts.items():
+            start = 0 if self.standalone else self._readout_seen[name]
+            values = {var: np.asarray(mon.variables[var].get_value())[start:] for var in sorted(mon.record_variables)}
+            if not self.standalone:
+                self._readout_seen[name] += len(values["i"])
+            out[name] = {var: v.reshape(-1, mon.source.N) for var, v in values.items()}
+        return out
 
     def build(self):
         """Compile now (``cpp_standalone``; nothing to do under runtime targets)."""

@@ -44,6 +44,8 @@ class MicrocircuitSimulator:
         self.net = network
         self.config = network.config
         self.runner = ChunkRunner(network, build_directory)
+        #: noise amplitude while learning (``continuous``; the config's ``sigma``, changeable between runs)
+        self.sigma = network.config.sigma
 
     # ------------------------------------------------------------------ presenting patterns
     def present(self, patterns, targets=None, learn=False, seed=None):
@@ -65,7 +67,8 @@ class MicrocircuitSimulator:
         -------
         dict
             ``'u'``, ``'u_ff'``, ``'r'`` (n, n_outputs): output soma, its feedforward prediction
-            (alpha v_B; the forward pass in ``sweep``) and rate, at the last step of each pattern.
+            (alpha v_B; the forward pass in ``sweep``) and rate, at the last step of each pattern;
+            with ``probes``, also ``{'<layer>': {'u', 'v_A'}, '<layer>_interneurons': {'u'}}``.
         """
         cfg = self.config
         patterns = np.asarray(patterns, dtype=float)
@@ -88,32 +91,39 @@ class MicrocircuitSimulator:
                 stacklevel=2,
             )
         steps = cfg.steps_per_example if learn else cfg.steps_per_test
-        outputs = []
+        chunks = []
         for c, start in enumerate(range(0, n, self.net.capacity)):
             sl = slice(start, start + self.net.capacity)
-            stimulus, controls = self.net.stimulus(patterns[sl], targets[sl], learn, steps)
-            out = self.runner.run(stimulus, controls, None if seed is None else int(seed) + c)
-            if len(out["u"]) != len(patterns[sl]):
-                raise RuntimeError(f"expected {len(patterns[sl])} read-outs, got {len(out['u'])}")
-            outputs.append(out)
-        u = np.concatenate([o["u"] for o in outputs]) if outputs else np.zeros((0, cfg.n_outputs))
-        u_ff = np.concatenate([o["u_ff"] for o in outputs]) if outputs else np.zeros((0, cfg.n_outputs))
-        return {"u": u, "u_ff": u_ff, "r": self.net.phi.pyfunc(u)}
+            stimulus, controls = self.net.stimulus(patterns[sl], targets[sl], learn, steps, self.sigma)
+            chunks.append(self.runner.run(stimulus, controls, None if seed is None else int(seed) + c))
+        result = {}
+        for name, mon in self.net.readouts.items():
+            variables = sorted(set(mon.record_variables) - {"i", "t"})
+            values = {
+                var: np.concatenate([chunk[name][var] for chunk in chunks]) if chunks else np.zeros((0, mon.source.N))
+                for var in variables
+            }
+            if any(len(v) != n for v in values.values()):
+                raise RuntimeError(f"expected {n} read-outs of {name}, got {[len(v) for v in values.values()]}")
+            result.update(values) if name == "output" else result.update({name: values})
+        result["r"] = self.net.phi.pyfunc(result["u"])
+        return result
+
+    def probe(self, patterns, targets=None):
+        """:meth:`present` without learning or noise, then restore the dynamic state (potentials, filters,
+        traces), so that probing between training chunks does not disturb the training dynamics [C]."""
+        saved = {key: value for key, value in self.get_state().items() if key in self._dynamic_keys()}
+        out = self.present(patterns, targets, learn=False)
+        self.set_state({**self.get_state(), **saved})
+        return out
 
     def train(self, patterns, targets, seed=None):
         """Learn from patterns with targets; returns the read-out of :meth:`present`."""
         return self.present(patterns, targets, learn=True, seed=seed)
 
     def test(self, patterns):
-        """Output rates after each test pattern (no target, no plasticity, sigma = 0), shape (n, n_outputs).
-
-        The dynamic state (potentials, filters, traces) is restored afterwards, so a test between
-        training chunks does not disturb the training dynamics [C].
-        """
-        saved = {key: value for key, value in self.get_state().items() if key in self._dynamic_keys()}
-        out = self.present(patterns, None, learn=False)
-        self.set_state({**self.get_state(), **saved})
-        return out["r"]
+        """Output rates after each test pattern (no target, no plasticity, sigma = 0; see :meth:`probe`)."""
+        return self.probe(patterns)["r"]
 
     def predict(self, patterns):
         """Class of the output neuron with the highest rate (spec §6.3; first on ties)."""

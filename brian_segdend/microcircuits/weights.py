@@ -44,7 +44,7 @@ def initial_weights(config: MicrocircuitConfig, rng) -> dict:
     weights = {key: [] for key in KEYS}
     for key in ("ff", "td", "ip", "pi"):
         for shape in shapes[key]:
-            limit = config.init_scale if config.init == "uniform" else np.sqrt(6.0 / sum(shape))
+            limit = config.init_scale * (1.0 if config.init == "uniform" else np.sqrt(6.0 / sum(shape)))
             weights[key].append(rng.uniform(-limit, limit, shape))
     for key in ("b", "b_I"):
         weights[key] = [np.zeros(shape) for shape in shapes[key]]

@@ -63,10 +63,11 @@ def test_mnist_model_uses_the_spec_couplings_and_learning_rates():
     for lam in (cfg.lambda_hidden, cfg.lambda_output, cfg.lambda_I):
         assert math.isclose(lam, 0.1, rel_tol=1e-12)
     assert math.isclose(cfg.alpha_hidden, 0.818182, abs_tol=1e-6) and math.isclose(cfg.self_prediction_factor(1), 0.9)
-    rates = inverse_mixing_rates(cfg, 0.05)
+    rates = inverse_mixing_rates(cfg, 0.01)
     np.testing.assert_allclose(cfg.eta_ff, rates["eta_ff"], rtol=1e-12)  # eta_0/kappa, kappa = 0.00081, 0.009, 0.1
-    np.testing.assert_allclose(cfg.eta_ff, [0.05 / 0.00081, 0.05 / 0.009, 0.05 / 0.1], rtol=1e-9)
-    np.testing.assert_allclose(cfg.eta_ip, rates["eta_ip"], rtol=1e-12)
+    np.testing.assert_allclose(cfg.eta_ff, [0.01 / 0.00081, 0.01 / 0.009, 0.01 / 0.1], rtol=1e-9)
+    np.testing.assert_allclose(rates["eta_ip"], [0.9 * 0.01 / 0.009 / 0.1, 0.01 / 0.1 / 0.1], rtol=1e-9)  # tracking
+    assert cfg.eta_ip == (0.3, 0.3) and cfg.eta_pi == (0.0, 0.0) and cfg.eta_td == (0.0, 0.0)  # README: stable rate
     np.testing.assert_allclose(class_targets(cfg, [2])[0, [0, 2]], [-2.197225, 1.386294], atol=1e-6)
     assert load_config("microcircuit-regression") == MicrocircuitConfig()
 
@@ -324,7 +325,7 @@ def test_noise_has_the_stationary_variance_of_its_convention(noise):
     """sigma*N(0,1) held for one step (default [R]) gives var = (sigma dt)^2/(1 - a^2), a = 1 - g dt;
     white noise sigma*xi gives sigma^2 dt/(1 - a^2): ten times more at dt = 0.1 ms. Zero weights: g = 1.9/ms."""
     cfg = MicrocircuitConfig(
-        n_inputs=2, n_hidden=(300,), n_outputs=2, T_pres=30.0, T_test=1.0, sigma=0.3, noise=noise, **FIXED
+        n_inputs=2, n_hidden=(300,), n_outputs=2, T_pres=30.0, T_test=20.0, sigma=0.3, noise=noise, **FIXED
     )
     weights = {
         key: [np.zeros_like(w) for w in ws] for key, ws in initial_weights(cfg, np.random.default_rng(0)).items()

@@ -37,7 +37,8 @@ TRANSFERS = ("softplus", "logistic")
 NOISE = ("per_step", "white")
 #: teaching input of the output somata: 'current' g_som*(u_trgt - u), or the identical conductance form
 NUDGES = ("current", "conductance")
-#: 'uniform': every matrix ~ U(-init_scale, init_scale) (regression, [C]); 'glorot': U(+-sqrt(6/(n_in+n_out)))
+#: 'uniform': every matrix ~ U(-init_scale, init_scale) (regression, [C]);
+#: 'glorot': U(+-init_scale*sqrt(6/(n_in+n_out))) (MNIST [C])
 INITS = ("uniform", "glorot")
 
 
@@ -85,7 +86,8 @@ class MicrocircuitConfig:
     minibatch : int
         Images per weight update in ``sweep`` (10 [P §3.4]).
     init : {'uniform', 'glorot'}
-        Initial weights (see :data:`INITS`); ``init_scale`` is the uniform range (1 [C]).
+        Initial weights (see :data:`INITS`); ``init_scale`` is the uniform range (1 [C]), or the gain on
+        Glorot's range (4 for logistic units, Glorot & Bengio 2010 [C]).
     self_predicting_init : bool
         Start interneuron weights in the closed-form self-predicting state (spec §4; MNIST [P]).
     target_low, target_high : float

@@ -37,7 +37,7 @@ def initial_weights(config: MicrocircuitConfig, rng) -> dict:
     """Random initial weights (spec §6): ``init`` decides the ranges, biases start at 0.
 
     ``uniform``: every matrix ~ U(-init_scale, init_scale) (regression, [P] uniform, range [C]);
-    ``glorot``: bottom-up and top-down ~ U(+-sqrt(6/(n_in + n_out))) [C]. With
+    ``glorot``: every matrix ~ U(+-init_scale sqrt(6/(n_in + n_out))) [C]. With
     ``self_predicting_init`` the interneuron weights are then set by :func:`self_predicting`.
     """
     shapes = weight_shapes(config)

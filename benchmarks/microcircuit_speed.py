@@ -24,14 +24,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 
-def oracle_params(cfg):
-    keys = ("transfer", "gamma", "beta", "theta", "g_lk", "g_B", "g_A", "g_D", "g_som", "dt", "tau_in", "tau_w")
-    p = {key: getattr(cfg, key) for key in keys + ("biases", "nudge", "E_exc", "E_inh", "minibatch", "sweep_literal")}
-    p["sizes"] = cfg.layer_sizes
-    p["eta"] = {key: getattr(cfg, f"eta_{key}") for key in ("ff", "td", "ip", "pi")}
-    return p
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="microcircuit-mnist")
@@ -40,7 +32,7 @@ def main(argv=None):
     parser.add_argument("--oracle", type=int, default=50, help="training images timed on the oracle")
     args = parser.parse_args(argv)
 
-    from microcircuit_oracle import Oracle
+    from microcircuit_oracle import Oracle, params_of
 
     from brian_segdend import datasets, devices
     from brian_segdend.microcircuits import (
@@ -69,7 +61,7 @@ def main(argv=None):
     sim.test(X[: args.test])
     test = 1000 * (time.perf_counter() - t) / args.test
 
-    oracle = Oracle(oracle_params(cfg), weights)
+    oracle = Oracle(params_of(cfg), weights)
     t = time.perf_counter()
     for x, u in zip(X[100 : 100 + args.oracle], U[100 : 100 + args.oracle]):
         oracle.sweep_learn(x, u)

@@ -15,6 +15,17 @@ import numpy as np
 MATRICES = ("ff", "td", "ip", "pi")
 
 
+def params_of(config):
+    """The oracle's parameter dict from any object with the spec's parameter names as attributes
+    (e.g. a ``MicrocircuitConfig``): sizes, couplings, phi, times, learning rates per matrix."""
+    names = ("transfer", "gamma", "beta", "theta", "g_lk", "g_B", "g_A", "g_D", "g_som", "dt", "tau_in", "tau_w")
+    names += ("biases", "nudge", "E_exc", "E_inh", "minibatch", "sweep_literal")
+    p = {name: getattr(config, name) for name in names}
+    p["sizes"] = tuple(config.layer_sizes)
+    p["eta"] = {key: tuple(getattr(config, f"eta_{key}")) for key in MATRICES}
+    return p
+
+
 class Oracle:
     """The microcircuit of the spec.
 

@@ -9,7 +9,7 @@ bias learns, with rates large enough that the weights move visibly, so the compa
 import numpy as np
 import pytest
 from brian2 import StateMonitor
-from microcircuit_oracle import Oracle
+from microcircuit_oracle import Oracle, params_of
 
 from brian_segdend.microcircuits import MicrocircuitConfig, MicrocircuitNetwork, MicrocircuitSimulator, initial_weights
 
@@ -69,16 +69,6 @@ CASES = {
         eta_pi=(0.0,),
     ),
 }
-
-
-def oracle_params(cfg):
-    keys = ("transfer", "gamma", "beta", "theta", "g_lk", "g_B", "g_A", "g_D", "g_som", "dt", "tau_in", "tau_w")
-    p = {key: getattr(cfg, key) for key in keys}
-    keys = ("biases", "nudge", "E_exc", "E_inh", "minibatch", "sweep_literal")
-    p.update({key: getattr(cfg, key) for key in keys})
-    p["sizes"] = cfg.layer_sizes
-    p["eta"] = {key: getattr(cfg, f"eta_{key}") for key in ("ff", "td", "ip", "pi")}
-    return p
 
 
 def stimulus(cfg, n, seed=0):
@@ -156,7 +146,7 @@ def run_oracle_chunk(cfg, oracle, X, U, traces):
 def compare_chunks(case, chunks=3, per_chunk=3, monitors=False):
     """Three chunks of three patterns (sweep minibatches of 4 and 2 straddle the chunk boundaries)."""
     cfg, weights, net, sim, mons = make(case, per_chunk, monitors)
-    oracle = Oracle(oracle_params(cfg), weights)
+    oracle = Oracle(params_of(cfg), weights)
     X, U = stimulus(cfg, chunks * per_chunk)
     traces = []
     for c in range(chunks):

@@ -124,7 +124,6 @@ class MicrocircuitNetwork:
         self.N = cfg.n_layers
         self.initial_values = {}  # (object name, variable) -> values before the first run
         self.dynamic_variables = {}  # object name -> state carried between patterns (and chunks)
-        self.learning_rates = {}  # (object name, variable) -> learning rate of the config
 
         self.clock = Clock(dt=cfg.dt * ms, name="microcircuit_clock*")
         row = cfg.dt * ms  # tables of patterns have one row per clock step: f(example*dt) is row `example`
@@ -373,7 +372,7 @@ class MicrocircuitNetwork:
         return [name for prefix in rings for name in eq.lag_names(prefix, self.config.minibatch)]
 
     def _track(self, group, etas, bias_eta, rings, k, eta_kind=None):
-        """Record a group's carried state and learning rates."""
+        """Record a group's carried state, and set its learning rates (carried like weights)."""
         cfg = self.config
         dynamic = self._ring_names(rings)
         if not self.sweep:
@@ -382,7 +381,6 @@ class MicrocircuitNetwork:
         for eta in etas:
             kind = eta_kind or eta[4:]
             rate = getattr(cfg, f"eta_{kind}")[k - 1]
-            self.learning_rates[(group.name, eta)] = rate
             setattr(group, eta, rate)
             self.initial_values[(group.name, eta)] = np.array(rate)
 

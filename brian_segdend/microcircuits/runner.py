@@ -138,7 +138,9 @@ class ChunkRunner:
             run_args[getattr(self.model.controller, name)] = value
         for (obj, name), values in self._state.items():
             run_args[getattr(obj, name)] = values
-        if seed is not None:
+        if seed is None:  # the binary's own seeding, not the seed of an earlier run
+            device.run_environment_variables.pop("BRIAN_SEGDEND_SEED", None)
+        else:
             device.run_environment_variables["BRIAN_SEGDEND_SEED"] = str(seed)
         device.run(run_args=run_args, with_output=False)
         self.simulation_seconds += device.timers["run_binary"]

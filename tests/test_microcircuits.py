@@ -443,3 +443,25 @@ def test_weak_nudging_updates_point_in_the_backprop_direction(seed):
     coarse = backprop_comparison(1e-2, seed)  # O(lambda): ten times the nudging, about ten times the error
     for (rel, _, _), (rel_coarse, _, _) in zip(results, coarse):
         assert 5 < rel_coarse / rel < 20
+
+
+@pytest.mark.parametrize("dynamics", ["continuous", "sweep"])
+def test_a_restored_state_continues_bit_identically(dynamics):
+    """get_state after a chunk, set_state into a fresh network (other weights): the next chunk gives the
+    same weights and read-outs bit for bit (checkpoints and resume; minibatches straddle the chunks)."""
+    options = dict(n_inputs=4, n_hidden=(3,), n_outputs=2, sigma=0.0, biases=True, minibatch=2, T_pres=1.0)
+    if dynamics == "sweep":
+        options.update(dynamics="sweep", eta_ff=0.5, eta_ip=0.5, eta_pi=0.5)
+    cfg = MicrocircuitConfig(**options)
+    rng = np.random.default_rng(3)
+    X, U = rng.uniform(0, 2, (6, 4)), rng.uniform(0, 3, (6, 2))
+    first = simulator(cfg, seed=1)
+    first.train(X[:3], U[:3])
+    state = first.get_state()
+    out = first.train(X[3:], U[3:])
+    second = simulator(cfg, seed=2)
+    second.set_state(state)
+    again = second.train(X[3:], U[3:])
+    np.testing.assert_array_equal(again["u"], out["u"])
+    for key, value in second.get_state().items():
+        np.testing.assert_array_equal(value, first.get_state()[key], err_msg=key)

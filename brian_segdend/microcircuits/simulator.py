@@ -105,7 +105,10 @@ class MicrocircuitSimulator:
             }
             if any(len(v) != n for v in values.values()):
                 raise RuntimeError(f"expected {n} read-outs of {name}, got {[len(v) for v in values.values()]}")
-            result.update(values) if name == "output" else result.update({name: values})
+            if name == "output":
+                result.update(values)
+            else:
+                result[name] = values
         result["r"] = self.net.phi.pyfunc(result["u"])
         return result
 

@@ -54,7 +54,9 @@ def pretrain_self_prediction(sim, n_patterns, rng, low=-1.0, high=1.0, sigma=0.1
 
     Patterns r_0 ~ U(``low``, ``high``) are presented without target, each for ``T_pres``, with the
     bottom-up and top-down learning rates set to 0 (restored afterwards) and W^IP, W^PI learning at
-    their configured rates, noise ``sigma`` (0.1 [R]; a network built with ``sigma=0`` has none).
+    the network's rates (the spec's Fig. S1 rates are eta_ip = 0.0002375, eta_pi = 0.0005 per ms [R];
+    ``sim.set_learning_rates`` changes them), noise ``sigma`` (0.1 [R]; a network built with
+    ``sigma=0`` has none).
 
     Parameters
     ----------

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from brian_segdend import baselines, datasets  # noqa: E402
+from brian_segdend import baselines, datasets, registry  # noqa: E402
 
 FULL_TRAIN = {"mnist": 60000, "fashion-mnist": 60000, "cifar10": 50000}
 
@@ -51,7 +51,7 @@ def main(argv=None) -> None:
         }
         n_full = int(round(0.9 * len(data["train"][0])))
         for kind in args.kinds:
-            params = baselines.load_preset(kind, dataset)
+            params = registry.load_model(kind).params_for(dataset)
             with tempfile.TemporaryDirectory() as tmp:
                 m = baselines.train(
                     kind,

@@ -25,7 +25,7 @@ sim = Simulator(net); sim.build()
 plain, recorded = [], []
 for rep in range(3):
     for flag, out in ((False, plain), (True, recorded)):
-        t = time.perf_counter(); sim.present(X[:200], y[:200], True, seed=rep, record=flag)
+        t = time.perf_counter(); sim.present(X[:200], y[:200], learn=True, seed=rep, record=flag)
         out.append((time.perf_counter() - t) / 200)
 print('RESULT', 1000 * min(plain), 1000 * min(recorded))
 """

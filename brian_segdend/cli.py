@@ -1,4 +1,8 @@
-"""Command line: ``segdend train | test | models | plot | experiment`` (also ``python -m brian_segdend``)."""
+"""Command line: ``segdend train | test | models | data | plot | experiment`` (also ``python -m brian_segdend``).
+
+Every option is checked before anything is built: bad values stop the command at once with a message
+that names the option and the value, and a non-zero exit status.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +12,149 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+EXAMPLES = {
+    None: """\
+  segdend train                                    # the paper's network on 5000 MNIST images
+  segdend train --model bp-mlp --dataset cifar10   # a PyTorch baseline
+  segdend experiment scalability --budget smoke    # the study, end to end on small subsets""",
+    "train": """\
+  segdend train --model ref-s --epochs 3 --n-train 0 --n-test 0 --out runs/ref-s
+  segdend train --set n_hidden=100 --set 'learning_rates=[0.1, 0.05]' --n-train 1000 --device numpy
+  segdend train --model my-model.toml --dataset fashion-mnist --data-dir ~/data --no-download""",
+    "test": """\
+  segdend test runs/ref-s                          # all 10 000 MNIST test images
+  segdend test runs/ref-s --n-test 1000 --device numpy""",
+    "models": """\
+  segdend models
+  BRIAN_SEGDEND_MODELS=~/my-models segdend models  # your own TOML files too""",
+    "data": """\
+  segdend data                                     # where each dataset is (downloads what is missing)
+  segdend data mnist cifar10 --data-dir ~/data     # fetch two datasets into ~/data (must exist)
+  segdend data --no-download                       # check only""",
+    "plot": """\
+  segdend plot runs/ref-s
+  segdend plot runs/ref-s --out figures/ref-s""",
+    "experiment": """\
+  segdend experiment scalability --budget smoke
+  segdend experiment learning_dynamics --budget full --runs results/scalability/runs
+  segdend experiment hyperopt --budget smoke""",
+}
+
+
+def _examples(command):
+    return f"examples:\n{EXAMPLES[command]}"
+
+
+def _integer(low):
+    """An argparse type: an integer >= ``low``."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
+    return value
+
+
+def _directory(text):
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"directory {text!r} does not exist")
+    return str(path)
+
+
+def _dataset(text):
+    from .datasets import DATASETS
+
+    if text not in DATASETS:
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; valid names are: {', '.join(DATASETS)}")
+    return text
+
+
+def _data_options(parser, download=True):
+    parser.add_argument(
+        "--data-dir",
+        type=_directory,
+        default=None,
+        help="data root (default: $BRIAN_SEGDEND_DATA, else ~/.cache/brian_segdend/data, then ../shared/datasets)",
+    )
+    if download:
+        parser.add_argument("--no-download", action="store_true", help="never download a missing dataset (offline use)")
+
 
 def _parser():
+    from . import __version__
     from .datasets import DATASETS
     from .devices import DEVICES
 
-    p = argparse.ArgumentParser(prog="segdend", description=__doc__)
+    def command(name, **kwargs):
+        return sub.add_parser(
+            name, epilog=_examples(name), formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
+        )
+
+    p = argparse.ArgumentParser(
+        prog="segdend",
+        description=__doc__,
+        epilog=_examples(None),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a model (default: a short MNIST job with the paper's network)")
-    t.add_argument("--model", default="ref-s", help="name in models/ or a .toml path (default: ref-s)")
+    t = command("train", help="train a model (default: a short MNIST job with the paper's network)")
+    t.add_argument("--model", default="ref-s", help="a name from `segdend models` or a .toml path (default: ref-s)")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="change one model parameter (a ModelConfig field, or a baseline's parameter), "
+        "VALUE in TOML syntax, e.g. --set n_hidden=100 --set 'n_hidden=[500, 100]' --set conductances=false; "
+        "repeatable",
+    )
     t.add_argument("--dataset", default="mnist", choices=DATASETS)
-    t.add_argument("--epochs", type=int, default=1)
-    t.add_argument("--n-train", type=int, default=5000, help="training examples per epoch (0: all)")
-    t.add_argument("--n-test", type=int, default=1000, help="test examples (0: all)")
-    t.add_argument("--val-fraction", type=float, default=0.0)
+    t.add_argument("--epochs", type=_integer(1), default=1)
+    t.add_argument("--n-train", type=_integer(0), default=5000, help="training examples per epoch (0: all)")
+    t.add_argument("--n-test", type=_integer(0), default=1000, help="test examples (0: all)")
+    t.add_argument("--val-fraction", type=_fraction, default=0.0, help="part of the training set held out")
     t.add_argument("--device", default="auto", choices=("auto",) + DEVICES)
-    t.add_argument("--threads", type=int, default=0, help="OpenMP threads (cpp_standalone)")
-    t.add_argument("--chunk-size", type=int, default=1000)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=_integer(0), default=0, help="OpenMP threads (cpp_standalone)")
+    t.add_argument("--chunk-size", type=_integer(1), default=1000, help="examples per simulation run")
+    t.add_argument("--seed", type=_integer(0), default=0)
     t.add_argument("--out", default=None, help="run directory (default: runs/<model>-<dataset>-s<seed>)")
     t.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
-    t.add_argument("--data-dir", default=None)
+    _data_options(t)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    e = sub.add_parser("test", help="test error of a saved network or run directory")
+    e = command("test", help="test error of a saved network or run directory")
     e.add_argument("network", help="run directory or network.npz")
     e.add_argument("--dataset", default="mnist", choices=DATASETS)
-    e.add_argument("--n-test", type=int, default=0)
+    e.add_argument("--n-test", type=_integer(0), default=0, help="test examples (0: all)")
     e.add_argument("--device", default="auto", choices=("auto",) + DEVICES)
-    e.add_argument("--data-dir", default=None)
+    _data_options(e)
 
-    sub.add_parser("models", help="list the named models")
+    command("models", help="list the named models")
 
-    x = sub.add_parser("experiment", help="run a study experiment (scalability, learning_dynamics, hyperopt)")
+    d = command("data", help="find the datasets (downloading missing ones) and print where they are")
+    d.add_argument("names", nargs="*", type=_dataset, metavar="DATASET", help=f"default: {' '.join(DATASETS)}")
+    _data_options(d)
+
+    x = command("experiment", help="run a study experiment (scalability, learning_dynamics, hyperopt)")
     xs = x.add_subparsers(dest="experiment", required=True)
     from .study import BUDGETS, EXPERIMENTS, experiment_module
 
@@ -55,15 +168,15 @@ def _parser():
             help="smoke: every step on small subsets in minutes; full: the real study",
         )
         xp.add_argument("--out", default=None, help=f"output directory (default: results/{name})")
-        xp.add_argument("--data-dir", default=None)
+        _data_options(xp, download=False)
         xp.add_argument("--resume", action="store_true", help="continue from the files already in --out")
         xp.add_argument("--quiet", action="store_true", help="no progress bars")
         module.add_arguments(xp)
 
-    f = sub.add_parser("plot", help="figures of a training run directory")
+    f = command("plot", help="figures of a training run directory")
     f.add_argument("run", help="run directory (with results.json and network.npz)")
     f.add_argument("--out", default=None, help="where to write the PNGs (default: the run directory)")
-    f.add_argument("--data-dir", default=None)
+    _data_options(f, download=False)
     return p
 
 
@@ -71,17 +184,22 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         return _run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
         print(f"segdend: error: {exc}", file=sys.stderr)
         return 2
 
 
 def _run(args):
-    from . import datasets, devices, registry
+    from . import datasets, registry
 
     if args.command == "models":
         for name, spec in registry.list_models().items():
             print(f"{name:16s} {spec.kind:8s} {spec.description}")
+        return 0
+    if args.command == "data":
+        for name in args.names or datasets.DATASETS:
+            source = datasets.locate(name, args.data_dir, download=not args.no_download)
+            print(f"{name:14s} {source.format:16s} {source.root}")
         return 0
     if args.command == "experiment":
         from .study import run_experiment
@@ -108,22 +226,44 @@ def _run(args):
             print(path)
         return 0
     if args.command == "test":
-        from .training import evaluate
+        return _test(args)
+    return _train(args)
 
-        device = devices.activate(args.device, build_directory=datasets.cache_dir() / "build-test")
-        err = evaluate(args.network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir)
-        print(f"test error {err:.2f} % ({args.dataset}, device {device})")
-        return 0
 
-    spec = registry.load_model(args.model)
+def _test(args):
+    from . import datasets, devices
+    from .training import NETWORK, evaluate
+
+    network = Path(args.network)
+    if not (network / NETWORK if network.is_dir() else network).is_file():
+        raise FileNotFoundError(f"no saved network at {args.network!r} (a run directory or a network.npz)")
+    datasets.locate(args.dataset, args.data_dir, download=not args.no_download)
+    device = devices.activate(args.device, build_directory=datasets.cache_dir() / "build-test")
+    err = evaluate(network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir)
+    print(f"test error {err:.2f} % ({args.dataset}, device {device})")
+    return 0
+
+
+def _train(args):
+    """``segdend train``: everything is checked (and the data fetched) before the device is set up."""
+    from . import datasets, devices, registry
+    from .results import BASELINE_CHECKPOINT, BRIAN_CHECKPOINT
+
+    spec = registry.load_model(args.model).with_settings(args.set)
     out = Path(args.out or f"runs/{spec.name}-{args.dataset}-s{args.seed}")
-    if spec.kind != "segdend":
+    checkpoint = out / (BRIAN_CHECKPOINT if spec.brian else BASELINE_CHECKPOINT)
+    if args.resume and not checkpoint.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {str(checkpoint)!r}")
+    if not spec.brian:
         try:
             from .baselines import train as train_baseline
         except ImportError as exc:
             raise RuntimeError(
-                f"the {spec.kind} baseline needs PyTorch ({exc}); install the extra with `pip install -e '.[torch]'`"
+                f"the {spec.kind} baseline needs PyTorch ({exc}); install the extra: pip install 'brian_segdend[torch]'"
             ) from exc
+    datasets.locate(args.dataset, args.data_dir, download=not args.no_download)
+
+    if not spec.brian:
         result = train_baseline(
             spec.kind,
             spec.params_for(args.dataset),
@@ -147,7 +287,8 @@ def _run(args):
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
         build = datasets.cache_dir() / f"build-{architecture_key(config, args.chunk_size)}"
     device = devices.activate(args.device, build_directory=build, threads=args.threads)
-    print(f"model {spec.name}: {spec.description}\ndevice {device}, kernel {config.kernel}, run directory {out}")
+    kernel = f", kernel {config.kernel}" if spec.kind == registry.SEGDEND else ""  # spec §2: say which kernel runs
+    print(f"model {spec.name}: {spec.description}\ndevice {device}{kernel}, run directory {out}")
     if device.endswith("standalone"):
         print(f"compiling the network (once per architecture; cached in {build})", flush=True)
     record = train(

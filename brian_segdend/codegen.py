@@ -34,7 +34,10 @@ class _DenseRowsTemplater(Templater):
     """Brian's C++ standalone templates, with :data:`DENSE_TEMPLATES` swapped in."""
 
     def __getattr__(self, item):
-        return self.templates.get_template(DENSE_TEMPLATES.get(item, item))
+        try:
+            return self.templates.get_template(DENSE_TEMPLATES.get(item, item))
+        except KeyError as exc:  # attribute look-ups (hasattr, the ABC checks of brian2 >= 2.10) need AttributeError
+            raise AttributeError(item) from exc
 
 
 class DenseRowsCodeObject(CPPStandaloneCodeObject):

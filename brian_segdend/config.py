@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+import numbers
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["ModelConfig", "FLAGS", "KERNELS", "SPIKE_COUNTS"]
+from .validation import check_choice, check_flag, check_number, check_positive_int, invalid
+
+__all__ = ["ModelConfig", "FLAGS", "KERNELS", "SPIKE_COUNTS", "parse_setting", "parse_value"]
 
 #: The eleven Boolean options of Lange's search space (spec §8), in his order.
 FLAGS = (
@@ -85,6 +89,8 @@ class ModelConfig:
         Fixed constants of spec §5 (0.8, 5, 0.05).
     """
 
+    kind: ClassVar[str] = "segdend"  # the model kind these parameters belong to (see brian_segdend.model)
+
     n_inputs: int = 784
     n_hidden: tuple = (500,)
     units_per_class: int = 1
@@ -126,10 +132,10 @@ class ModelConfig:
     symmetric_noise_sd: float = 0.05
 
     def __post_init__(self):
+        object.__setattr__(self, "n_hidden", _layer_sizes(self.n_hidden))
         n_layers = len(self.n_hidden) + 1
         lr = _as_tuple(self.learning_rates, n_layers, "learning_rates")
         flr = _as_tuple(self.feedback_learning_rates, max(len(self.n_hidden), 1), "feedback_learning_rates")
-        object.__setattr__(self, "n_hidden", tuple(int(n) for n in self.n_hidden))
         object.__setattr__(self, "learning_rates", lr)
         object.__setattr__(self, "feedback_learning_rates", flr[: len(self.n_hidden)])
         self._validate()
@@ -205,7 +211,7 @@ class ModelConfig:
     # ------------------------------------------------------------------ validation
     def _validate(self):
         def bad(name, why):
-            raise ValueError(f"{name}={getattr(self, name)!r} is invalid: {why}")
+            raise invalid(name, getattr(self, name), why)
 
         for name in (
             "n_inputs",
@@ -217,9 +223,7 @@ class ModelConfig:
             "window_steps",
             "test_window_steps",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                bad(name, "must be a positive integer")
+            check_positive_int(name, getattr(self, name))
         if not 0 <= len(self.n_hidden) <= 6:
             bad("n_hidden", "between 0 and 6 hidden layers are supported")
         if any(n < 1 or n > 5000 for n in self.n_hidden):
@@ -227,18 +231,14 @@ class ModelConfig:
         if not (isinstance(self.dt, (int, float)) and 0 < self.dt <= 1):
             bad("dt", "the time step must satisfy 0 < dt <= 1 (ms)")
         for name in ("lambda_max", "tau_s", "tau_L", "g_B"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                bad(name, "must be a positive finite number")
-        if self.g_A < 0 or not math.isfinite(self.g_A):
-            bad("g_A", "must be a non-negative finite number")
+            check_number(name, getattr(self, name), positive=True)
+        check_number("g_A", self.g_A, minimum=0)
         if self.tau_s == self.tau_L:
             bad("tau_s", "tau_s and tau_L must differ (the kernel divides by tau_L - tau_s)")
         if self.lambda_step > 1:
             bad("lambda_max", "lambda_max * dt is an expected count per step and must be <= 1")
         for name in ("E_E", "E_I"):
-            if not math.isfinite(getattr(self, name)):
-                bad(name, "must be finite")
+            check_number(name, getattr(self, name))
         for name in ("learning_rates", "feedback_learning_rates"):
             if any(not math.isfinite(v) or v < 0 for v in getattr(self, name)):
                 bad(name, "learning rates must be finite and >= 0")
@@ -250,12 +250,9 @@ class ModelConfig:
         if self.test_window_steps > self.test_steps:
             bad("test_window_steps", f"the test window must fit in test_steps={self.test_steps}")
         for name in FLAGS + ("random_phase_lengths", "sparse_feedback_rescale_each_example"):
-            if not isinstance(getattr(self, name), bool):
-                bad(name, "must be True or False")
-        if self.kernel not in KERNELS:
-            bad("kernel", f"choose one of {KERNELS}")
-        if self.spike_counts not in SPIKE_COUNTS:
-            bad("spike_counts", f"choose one of {SPIKE_COUNTS}")
+            check_flag(name, getattr(self, name))
+        check_choice("kernel", self.kernel, KERNELS)
+        check_choice("spike_counts", self.spike_counts, SPIKE_COUNTS)
         if not 0 <= self.sparse_fraction < 1:
             bad("sparse_fraction", "must be in [0, 1)")
         if self.symmetric_weights and self.broadcast and len(self.n_hidden) > 1:
@@ -266,12 +263,64 @@ class ModelConfig:
             )
 
 
+def _layer_sizes(value):
+    """``n_hidden`` as a tuple of ints (a single int: one hidden layer)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        sizes = tuple(int(n) for n in value)
+        whole = all(isinstance(n, numbers.Real) and not isinstance(n, bool) and n == int(n) for n in value)
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
+        raise ValueError(f"n_hidden={value!r} is invalid: expected a list of layer sizes (integers), e.g. [500]")
+    return sizes
+
+
 def _as_tuple(value, n, name):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (float(value),) * n
-    value = tuple(float(v) for v in value)
+    try:
+        value = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is invalid: expected a number or a list of numbers") from None
     if len(set(value)) == 1:  # one rate for every layer (also after a change of depth)
         return value[:1] * n
     if len(value) != n:
         raise ValueError(f"{name}={list(value)!r} is invalid: expected one value or {n} values (one per layer)")
     return value
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: a TOML value (``5``, ``0.1``, ``true``, ``[20, 10]``, ``"a b"``), else the text.
+
+    ``True``/``False`` are accepted in any case, so ``conductances=False`` means what it says.
+    """
+    text = text.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_setting(item: str, keys: Sequence[str], example: str, targets: bool = False) -> tuple[str, str, Any]:
+    """One ``--set`` item as ``(target, key, value)``: the one syntax of every ``--set`` option.
+
+    The item is ``KEY=VALUE`` or, with ``targets=True``, ``TARGET.KEY=VALUE`` (``target`` is ``''``
+    otherwise). ``KEY`` must be one of ``keys``; ``VALUE`` is read by :func:`parse_value`.
+
+    Raises
+    ------
+    ValueError
+        Bad syntax or an unknown key; the message names the item and lists the valid keys.
+    """
+    name, sep, text = item.partition("=")
+    target, dot, key = name.strip().rpartition(".") if targets else ("", "", name.strip())
+    form = "TARGET.KEY=VALUE" if targets else "KEY=VALUE"
+    if not sep or not key or (targets and not (dot and target)):
+        raise ValueError(f"bad --set {item!r}; expected {form}, e.g. {example}")
+    if key not in keys:
+        raise ValueError(f"unknown key {key!r} in --set {item!r}; valid keys are: {', '.join(keys)}")
+    return target, key, parse_value(text)

@@ -3,19 +3,22 @@
 Every loader returns plain numpy arrays: ``X`` is ``float32`` with shape ``(n, d)``
 (pixels scaled to ``[0, 1]`` and flattened; ``d = 784`` for MNIST / Fashion-MNIST and
 ``d = 3072`` for CIFAR-10, flattened channels-first ``3 x 32 x 32``), ``y`` is ``int64``
-with shape ``(n,)``.
-
-The raw files are read once through torchvision (``download=False``; no network is used)
-and the decoded arrays are cached as ``.npy`` files (as ``uint8``) in the cache directory
-(``$BRIAN_SEGDEND_CACHE`` or ``~/.cache/brian_segdend``), so later loads take a fraction
+with shape ``(n,)``. The decoded arrays are cached as ``.npy`` files (``uint8``) in the cache
+directory (``$BRIAN_SEGDEND_CACHE`` or ``~/.cache/brian_segdend``), so later loads take a fraction
 of a second and do not import torch.
 
-Data directory resolution (first match wins):
+Where the files are looked for (:func:`data_roots`):
 
-1. the ``data_dir`` argument,
-2. the environment variable ``BRIAN_SEGDEND_DATA``,
-3. ``../shared/datasets`` relative to the current directory,
-4. ``<repo root>/../shared/datasets`` where ``<repo root>`` is the parent of the package.
+1. the data root given by ``data_dir`` (``--data-dir``) or ``$BRIAN_SEGDEND_DATA``: only there;
+2. otherwise the default data root ``<cache directory>/data`` (``~/.cache/brian_segdend/data``),
+   then ``../shared/datasets`` (relative to the current directory and to a source checkout).
+
+Formats (:data:`FORMATS`), in order of preference: torchvision's own layouts (``MNIST/raw/...``,
+``FashionMNIST/raw/...``, CIFAR-10's python batches ``cifar-10-batches-py/...``), and for CIFAR-10
+the JPEG tarball ``cifar10-jpeg.tar.gz`` of this project's ``../shared/datasets`` (lossy) as a
+fallback. Files already on disk are always preferred to a download. When a dataset is found in no
+root, torchvision's dataset classes download it into the data root (their mirrors, MD5 checks and
+extraction; ``download=False`` forbids it). Downloading needs the ``torch`` extra.
 
 Examples
 --------
@@ -23,15 +26,20 @@ Examples
 >>> X, y = datasets.load("mnist", "test")          # doctest: +SKIP
 >>> X.shape, X.dtype, y.dtype                        # doctest: +SKIP
 ((10000, 784), dtype('float32'), dtype('int64'))
+>>> datasets.locate("cifar10").format                # doctest: +SKIP
+'cifar-10-python'
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +49,16 @@ __all__ = [
     "SPLITS",
     "IMAGE_SHAPES",
     "N_CLASSES",
+    "FORMATS",
+    "Source",
     "load",
-    "resolve_data_dir",
+    "locate",
+    "data_roots",
+    "default_data_root",
     "cache_dir",
-    "expected_files",
     "train_val_split",
     "stratified_kfold",
+    "subset",
 ]
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -56,15 +68,39 @@ SPLITS = ("train", "test")
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 N_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10}
 
-_IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-_TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
-_CIFAR_TARBALL = "cifar10-jpeg.tar.gz"
-_CACHE_FORMAT = 2  # 2: CIFAR-10 in a fixed mixed order (see _decode_cifar)
+_IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_CIFAR_BATCHES = (*(f"data_batch_{k}" for k in range(1, 6)), "test_batch", "batches.meta")
+#: ``{dataset: {format: files relative to a data root}}``, preferred format first; the first format
+#: of each dataset is what torchvision downloads.
+FORMATS = {
+    "mnist": {"idx": tuple(f"MNIST/raw/{f}" for f in _IDX)},
+    "fashion-mnist": {"idx": tuple(f"FashionMNIST/raw/{f}" for f in _IDX)},
+    "cifar10": {
+        "cifar-10-python": tuple(f"cifar-10-batches-py/{f}" for f in _CIFAR_BATCHES),
+        "cifar10-jpeg": ("cifar10-jpeg.tar.gz",),
+    },
+}
+_TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+#: Seconds a download may wait for the network before it fails (no endless hang offline).
+DOWNLOAD_TIMEOUT_S = 30
+_CACHE_FORMAT = 2  # 2: CIFAR-10 JPEGs in a fixed mixed order (see _decode_cifar_jpeg)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset's files were found: its ``format`` (a key of :data:`FORMATS`) and data ``root``."""
+
+    name: str
+    format: str
+    root: Path
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.root / f for f in FORMATS[self.name][self.format]]
+
+    def to_dict(self) -> dict:
+        """What a run records about its data (``results.json``)."""
+        return {"format": self.format, "root": str(self.root)}
 
 
 def _check_name(name: str) -> str:
@@ -79,50 +115,6 @@ def _check_split(split: str) -> str:
     return split
 
 
-def expected_files(name: str) -> list[str]:
-    """Paths (relative to the data directory) that ``load(name)`` needs."""
-    _check_name(name)
-    if name == "cifar10":
-        return [_CIFAR_TARBALL]
-    folder = _TORCHVISION_FOLDER[name]
-    return [f"{folder}/raw/{f}" for f in _IDX_FILES]
-
-
-def _default_data_dirs() -> list[Path]:
-    repo_root = Path(__file__).resolve().parent.parent
-    return [Path.cwd() / ".." / "shared" / "datasets", repo_root / ".." / "shared" / "datasets"]
-
-
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """Return the data directory (see the module docstring for the search order).
-
-    Raises
-    ------
-    FileNotFoundError
-        If an explicitly given directory (argument or ``BRIAN_SEGDEND_DATA``) does not
-        exist, or if none of the default locations exists.
-    """
-    if data_dir is not None:
-        path = Path(data_dir)
-        if not path.is_dir():
-            raise FileNotFoundError(f"data directory {str(path)!r} (from the data_dir argument) does not exist")
-        return path.resolve()
-    env = os.environ.get("BRIAN_SEGDEND_DATA")
-    if env:
-        path = Path(env)
-        if not path.is_dir():
-            raise FileNotFoundError(f"data directory {env!r} (from BRIAN_SEGDEND_DATA) does not exist")
-        return path.resolve()
-    candidates = _default_data_dirs()
-    for path in candidates:
-        if path.is_dir():
-            return path.resolve()
-    searched = ", ".join(repr(str(p)) for p in candidates)
-    raise FileNotFoundError(
-        f"no dataset directory found; searched {searched}. Pass data_dir=... or set BRIAN_SEGDEND_DATA"
-    )
-
-
 def cache_dir() -> Path:
     """The cache directory (``$BRIAN_SEGDEND_CACHE`` or ``~/.cache/brian_segdend``), created if needed."""
     path = Path(os.environ.get("BRIAN_SEGDEND_CACHE") or Path.home() / ".cache" / "brian_segdend")
@@ -130,21 +122,117 @@ def cache_dir() -> Path:
     return path
 
 
-def _check_files(name: str, data_dir: Path) -> list[Path]:
-    files = [data_dir / f for f in expected_files(name)]
-    missing = [str(f.relative_to(data_dir)) for f in files if not f.is_file()]
-    if missing:
+def default_data_root() -> Path:
+    """Where datasets are downloaded unless a data root is given: ``<cache directory>/data``."""
+    return cache_dir() / "data"
+
+
+def _shared_dirs() -> list[Path]:
+    """This project's read-only copies, ``../shared/datasets`` (from the current directory, then the checkout)."""
+    checkout = Path(__file__).resolve().parent.parent
+    return [Path.cwd() / ".." / "shared" / "datasets", checkout / ".." / "shared" / "datasets"]
+
+
+def data_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The data roots searched, in order; the first is where a download goes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a data root given by ``data_dir`` or ``$BRIAN_SEGDEND_DATA`` does not exist.
+    """
+    for given, origin in (
+        (data_dir, "data_dir argument"),
+        (os.environ.get("BRIAN_SEGDEND_DATA"), "BRIAN_SEGDEND_DATA"),
+    ):
+        if given:
+            path = Path(given).expanduser()
+            if not path.is_dir():
+                raise FileNotFoundError(f"data directory {str(given)!r} (from {origin}) does not exist")
+            return [path.resolve()]
+    roots = [default_data_root()]
+    for path in _shared_dirs():
+        if path.is_dir() and path.resolve() not in roots:
+            roots.append(path.resolve())
+    return roots
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def locate(name: str, data_dir=None, download: bool = True, log=_say) -> Source:
+    """Find dataset ``name`` on disk (see the module docstring), downloading it if allowed and missing.
+
+    Raises
+    ------
+    FileNotFoundError
+        The files are in no data root and may not or could not be downloaded; the message lists the
+        files expected and where to put them.
+    """
+    _check_name(name)
+    roots = data_roots(data_dir)
+    for fmt in FORMATS[name]:
+        for root in roots:
+            source = Source(name, fmt, root)
+            if all(f.is_file() for f in source.files):
+                return source
+    if not download:
+        raise FileNotFoundError(_missing(name, roots, "downloading is switched off (--no-download)"))
+    return _download(name, roots, log)
+
+
+def _missing(name: str, roots: list[Path], why: str, error: Exception | None = None) -> str:
+    formats = "; or ".join(", ".join(files) for files in FORMATS[name].values())
+    return (
+        f"dataset {name!r} not found in {', '.join(str(r) for r in roots)}, and {why}.\n"
+        f"Expected files (relative to a data root): {formats}.\n"
+        f"Put them into {roots[0]}, or pass --data-dir / set BRIAN_SEGDEND_DATA to a folder that holds them."
+        + (f"\nThe download failed with: {' '.join(str(error).split())}" if error else "")
+    )
+
+
+@contextlib.contextmanager
+def _network_timeout(seconds):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _download(name: str, roots: list[Path], log) -> Source:
+    """Download ``name`` into ``roots[0]`` with torchvision's own class (mirrors, MD5 checks, extraction)."""
+    try:
+        import torchvision
+    except ImportError:
         raise FileNotFoundError(
-            f"dataset {name!r}: missing files in {str(data_dir)!r}: {', '.join(missing)} "
-            f"(expected: {', '.join(expected_files(name))})"
-        )
-    return files
+            _missing(name, roots, "downloading it needs torchvision (pip install 'brian_segdend[torch]')")
+        ) from None
+    cls = getattr(torchvision.datasets, _TORCHVISION_CLASS[name])
+    urls = getattr(cls, "mirrors", None) or [cls.url]
+    log(
+        f"{name}: not found in {', '.join(str(r) for r in roots)}; downloading it with torchvision.datasets."
+        f"{cls.__name__} from {' (or) '.join(urls)} to {roots[0]}"
+    )
+    try:
+        with _network_timeout(DOWNLOAD_TIMEOUT_S):
+            cls(str(roots[0]), train=False, download=True)  # fetches, checks and unpacks both splits
+    except (RuntimeError, OSError) as exc:
+        raise FileNotFoundError(_missing(name, roots, "the download failed", exc)) from None
+    source = Source(name, next(iter(FORMATS[name])), roots[0])
+    missing = [str(f) for f in source.files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{name}: the download left these files missing: {', '.join(missing)}")
+    log(f"{name}: downloaded and verified (MD5) into {roots[0]}")
+    return source
 
 
-def _source_key(name: str, files: list[Path]) -> str:
+def _source_key(source: Source) -> str:
     """A short hash of the source files' paths, sizes and modification times."""
-    h = hashlib.sha1(f"{name}:{_CACHE_FORMAT}".encode())
-    for f in files:
+    h = hashlib.sha1(f"{source.name}:{_CACHE_FORMAT}".encode())  # the files tell the formats apart
+    for f in source.files:
         st = f.stat()
         h.update(f"{f.resolve()}:{st.st_size}:{int(st.st_mtime)}".encode())
     return h.hexdigest()[:12]
@@ -170,21 +258,32 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def _decode_idx(name: str, split: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def _decode_idx(source: Source, split: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         import torchvision
     except ImportError:  # torch is optional for the spiking model: read the IDX files directly
-        folder = data_dir / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
         prefix = "train" if split == "train" else "t10k"
+        folder = source.files[0].parent
         images = _read_idx(folder / f"{prefix}-images-idx3-ubyte")
         labels = _read_idx(folder / f"{prefix}-labels-idx1-ubyte")
         return images.reshape(len(images), -1).copy(), labels.astype(np.int64)
 
-    cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
-    ds = cls(root=str(data_dir), train=(split == "train"), download=False)
+    cls = getattr(torchvision.datasets, _TORCHVISION_CLASS[source.name])
+    ds = cls(root=str(source.root), train=(split == "train"), download=False)
     images = ds.data.numpy().reshape(len(ds.data), -1).astype(np.uint8)
-    labels = ds.targets.numpy().astype(np.int64)
-    return images, labels
+    return images, ds.targets.numpy().astype(np.int64)
+
+
+def _decode_cifar_python(source: Source, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """torchvision's CIFAR10 (python batches, MD5-checked by torchvision) as channels-first rows."""
+    import torchvision
+
+    try:
+        ds = torchvision.datasets.CIFAR10(root=str(source.root), train=(split == "train"), download=False)
+    except RuntimeError as exc:  # torchvision's MD5 check failed
+        raise ValueError(f"CIFAR-10 python batches in {str(source.root)!r}: {exc}") from None
+    images = np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)).reshape(len(ds.data), -1)  # HWC -> CHW
+    return images.astype(np.uint8), np.asarray(ds.targets, dtype=np.int64)
 
 
 def _cifar_unpacked(tarball: Path, key: str) -> Path:
@@ -207,10 +306,10 @@ def _cifar_unpacked(tarball: Path, key: str) -> Path:
     return root
 
 
-def _decode_cifar(split: str, tarball: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+def _decode_cifar_jpeg(source: Source, split: str, key: str) -> tuple[np.ndarray, np.ndarray]:
     import torchvision
 
-    root = _cifar_unpacked(tarball, key)
+    root = _cifar_unpacked(source.files[0], key)
     folder = torchvision.datasets.ImageFolder(str(root / split))  # classes sorted alphabetically
     n = len(folder.samples)
     images = np.empty((n, 3 * 32 * 32), dtype=np.uint8)
@@ -227,7 +326,9 @@ def _decode_cifar(split: str, tarball: Path, key: str) -> tuple[np.ndarray, np.n
     return images[order], labels[order]
 
 
-def load(name: str, split: str = "train", data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load(
+    name: str, split: str = "train", data_dir: str | os.PathLike | None = None, download: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Load a dataset split as flattened ``float32`` images in ``[0, 1]`` and ``int64`` labels.
 
     Parameters
@@ -237,8 +338,9 @@ def load(name: str, split: str = "train", data_dir: str | os.PathLike | None = N
     split : str
         ``"train"`` or ``"test"``.
     data_dir : str or Path, optional
-        Directory holding ``MNIST/raw``, ``FashionMNIST/raw`` and ``cifar10-jpeg.tar.gz``
-        (see the module docstring for the default search order).
+        The data root (default: see the module docstring).
+    download : bool
+        Download the files with torchvision when no data root holds them.
 
     Returns
     -------
@@ -250,22 +352,23 @@ def load(name: str, split: str = "train", data_dir: str | os.PathLike | None = N
     ValueError
         Unknown dataset name or split (the message lists the valid ones).
     FileNotFoundError
-        The data directory or some of its expected files are missing (the message names
-        the directory and the files).
+        The data root does not exist, or the files are missing and not downloaded (the message
+        names the files and where to put them).
     """
     _check_name(name)
     _check_split(split)
-    root = resolve_data_dir(data_dir)
-    files = _check_files(name, root)
-    key = _source_key(name, files)
+    source = locate(name, data_dir, download)
+    key = _source_key(source)
     cdir = cache_dir()
     x_path = cdir / f"{name}-{split}-{key}-images-uint8.npy"
     y_path = cdir / f"{name}-{split}-{key}-labels.npy"
     if not (x_path.is_file() and y_path.is_file()):
-        if name == "cifar10":
-            images, labels = _decode_cifar(split, files[0], key)
+        if source.format == "cifar10-jpeg":
+            images, labels = _decode_cifar_jpeg(source, split, key)
+        elif source.format == "cifar-10-python":
+            images, labels = _decode_cifar_python(source, split)
         else:
-            images, labels = _decode_idx(name, split, root)
+            images, labels = _decode_idx(source, split)
         _atomic_save_npy(y_path, labels)
         _atomic_save_npy(x_path, images)
     images = np.load(x_path)
@@ -318,3 +421,31 @@ def stratified_kfold(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray,
         mask[val] = False
         folds.append((all_idx[mask], val.astype(np.int64)))
     return folds
+
+
+def subset(y: np.ndarray, n: int | None, seed, stratify: bool = False) -> np.ndarray:
+    """Sorted indices of ``n`` of the examples labelled ``y``, drawn reproducibly from ``seed``.
+
+    Parameters
+    ----------
+    y : array of int, shape (N,)
+        Labels of the pool.
+    n : int or None
+        How many to keep; ``None`` or ``n >= N``: all of them.
+    seed : int or sequence of int
+        ``numpy.random.default_rng(seed)`` draws a plain subset (the first ``n`` of a permutation);
+        a stratified subset needs an int (scikit-learn's ``train_test_split``).
+    stratify : bool
+        Keep the class proportions of ``y`` (scikit-learn's stratified splitter).
+    """
+    y = np.asarray(y)
+    if n is None or n >= len(y):
+        return np.arange(len(y))
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"subset size must be a positive number of examples, got {n!r}")
+    if not stratify:
+        return np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(y)), train_size=int(n), stratify=y, random_state=int(seed))
+    return np.sort(keep)

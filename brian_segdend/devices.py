@@ -20,8 +20,16 @@ DEVICES = ("runtime", "numpy", "cython", "cpp_standalone", "cuda_standalone")
 
 CUDA_HELP = (
     "cuda_standalone needs brian2cuda, which is not importable here. brian2cuda 1.0b1 requires "
-    "Python >= 3.12 and brian2 == 2.10.1 and a CUDA toolkit: in a fresh Python 3.12 environment run "
+    "Python >= 3.12, brian2 == 2.10.1 and a CUDA toolkit: in a fresh Python 3.12 environment run "
     "`pip install brian2cuda==1.0b1 'brian2==2.10.1' -e .` (see README, 'Run on a GPU')."
+)
+#: Why the model cannot run on brian2cuda yet (found by generating its CUDA project without a GPU)
+CUDA_NOT_YET = (
+    "cuda_standalone: brian2cuda {version} is installed, but this model cannot run on it yet: its "
+    "end-of-run function stop_run (brian_segdend.simulator) has no CUDA implementation, so Brian stops "
+    "while generating the code, and the per-chunk seeding that Simulator inserts into main() uses "
+    "cpp_standalone's random generators, which a CUDA project does not have. Use --device "
+    "cpp_standalone (README, 'Run on a GPU')."
 )
 
 
@@ -67,9 +75,10 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None, 
         return name
     if name == "cuda_standalone":
         try:
-            import brian2cuda  # noqa: F401
+            import brian2cuda
         except ImportError as exc:
             raise RuntimeError(CUDA_HELP) from exc
+        raise NotImplementedError(CUDA_NOT_YET.format(version=brian2cuda.__version__))
     if name == "cpp_standalone":
         prefs.codegen.cpp.extra_compile_args_gcc = with_precompiled_header(prefs.codegen.cpp.extra_compile_args_gcc)
     prefs.devices.cpp_standalone.openmp_threads = int(threads)

@@ -1,5 +1,9 @@
 """Every equation and update rule of the model, as Brian2 strings (spec sections in comments).
 
+Constants hold the fixed equations; small builders with explicit arguments write the parts whose
+form depends on the config (kernel memories, spike inputs, corrections); no template is formatted or
+edited. :mod:`~brian_segdend.layers` assembles a layer's ``NeuronGroup`` from them.
+
 All quantities are dimensionless potentials, counts and rates per step (spec §0, the "step form"),
 except the somatic ODE, which is written per ms and integrated by Brian's ``euler`` with the
 network's ``dt``. Symbols follow the spec: ``d`` basal (dendritic) potential, ``a`` apical potential,
@@ -27,36 +31,11 @@ group through a pathway that runs once per example.
 
 from __future__ import annotations
 
+import math
+
 from brian2 import Equations
 
-__all__ = [
-    "CONTROLLER",
-    "CONTROLLER_PHASE_LENGTHS",
-    "CONTROLLER_ADVANCE",
-    "PHASE",
-    "PHASE_EVENTS",
-    "POISSON_INPUT",
-    "POISSON_NEURONS",
-    "BERNOULLI",
-    "REPLAY",
-    "INPUT",
-    "HIDDEN",
-    "OUTPUT",
-    "SOMA_DYNAMIC_HIDDEN",
-    "SOMA_DYNAMIC_OUTPUT",
-    "SOMA_STEADY_HIDDEN",
-    "SOMA_STEADY_OUTPUT",
-    "RATE_UPDATE",
-    "HIDDEN_WINDOWS",
-    "OUTPUT_WINDOWS",
-    "HIDDEN_LEARNING",
-    "OUTPUT_LEARNING",
-    "FEEDBACK_LEARNING",
-    "lag_names",
-    "variables",
-    "fir_sum",
-    "shift_code",
-]
+from .config import ModelConfig
 
 # ---------------------------------------------------------------------------------------------
 # Controller: one neuron that counts steps and examples; every layer links to it (spec §4).
@@ -109,6 +88,7 @@ in_target_window = int(step >= T_f + T_t - K_t and step >= T_f) : integer
 _LEARNING_STEP = "plastic == 1 and step == T_f + T_t - 1"  # end of a training example's target phase
 PHASE_EVENTS = {
     "learn": _LEARNING_STEP,  # errors, weight updates (§5)
+    "learn_pre": _LEARNING_STEP + " and pbar_f != 0",  # a source whose window average is 0 changes no weight
     "update": _LEARNING_STEP,  # later in that step: biases, ring corrections
     "example_end": "step == T_f + T_t - 1",  # read-outs, window reset
     "forward_end": "step == T_f - 1",  # training-error diagnostic (§7)
@@ -151,14 +131,14 @@ POISSON_NEURONS = {  # hidden and output somata: the rate changes every step
     "new_example": "hazard = -log(rand())",
 }
 BERNOULLI = {"variables": "", "step": "S = 0", "threshold": "rand() < r", "reset": "S = 1", "new_example": ""}
-#: replayed counts (step-by-step comparisons): ``{array}`` is the layer's replay ``TimedArray``
-REPLAY = {
-    "variables": "",
-    "step": "S = int({array}(run_step*dt, i) + 0.5)",
-    "threshold": "S > 0",
-    "reset": "",
-    "new_example": "",
-}
+
+
+def replay_counts(array: str) -> dict:
+    """Spike-count form that replays the counts of the ``TimedArray`` called ``array`` (indexed by the
+    run's step), for step-by-step comparisons with a reference."""
+    step = f"S = int({array}(run_step*dt, i) + 0.5)"
+    return {"variables": "", "step": step, "threshold": "S > 0", "reset": "", "new_example": ""}
+
 
 # Hidden layer: basal d, apical a, soma u (spec §3, step 2).
 HIDDEN = """
@@ -238,14 +218,160 @@ eta_Y : 1 (shared, constant)
 """
 
 
+# Synapses: weights w (W_l) and y (Y_l); rate modes sum their input every step (spec §2).
+SYMMETRIC_FEEDBACK = "fb_gain : 1 (constant)\nfb_noise : 1"  # Y_{l-1} = gain*(W_l^T + noise), spec §5
+
+
+def summed_rate(target: str, weight: str, receiver: str = "post") -> str:
+    """Rate input summed over the synapses every step: ``d_ff_post = w*r_pre`` (``receiver='pre'``: backwards)."""
+    sender = {"post": "pre", "pre": "post"}[receiver]
+    return f"{target}_{receiver} = {weight}*r_{sender} : 1 (summed)"
+
+
+# Synaptic side of the learning rule (spec §5), once per training example on the 'learn' pathways.
+FEEDFORWARD_UPDATE = "w += eta_P_post*error_post*pbar_f_pre"  # W_l += eta_l P e_l pbar_f^T
+
+
+def feedback_update(rescale: float | None = None) -> str:
+    """``Y_l += eta^Y_l e^Y_l qbar_f^T``, times ``rescale`` (REF's sparse-feedback regrowth, spec §5)."""
+    return "y = (y + eta_Y_post*error_Y_post*qbar_f_pre)" + ("" if rescale is None else f"*{rescale!r}")
+
+
+def symmetric_feedback_weight(noisy: bool) -> str:
+    """Entry of Y_{l-1} = W_l^T held by W_l's synapse: ``w``, plus noise, times the sparse gain (spec §5)."""
+    return "fb_gain*(w + fb_noise)" if noisy else "fb_gain*w"
+
+
+def noise_redraw(sd: float) -> str:
+    """New noise of every entry of noisy symmetric feedback (broadcast), with each weight update."""
+    return f"fb_noise = {sd!r}*randn()"
+
+
+def scalar_noise_redraw(sd: float) -> str:
+    """QUIRK (spec §5): one scalar noise for all entries, redrawn at the end of each training example."""
+    return (
+        "fb_noise = fb_noise + int(plastic_post == 1 and step_post == T_f_post + T_t_post - 1)"
+        f"*({sd!r}*randn() - fb_noise)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernel (spec §2): input memories of a receiving compartment and the traces of a source.
+#: receiving compartment -> (ring of the truncated kernel, accumulators of the untruncated kernel)
+MEMORIES = {"basal": ("D", "A"), "apical": ("B", "B")}
+
+
+def decays(config: ModelConfig) -> tuple[float, float]:
+    """Per-step decay factors ``exp(-1/tau_L)``, ``exp(-1/tau_s)`` of the untruncated kernel."""
+    return math.exp(-1 / config.tau_L), math.exp(-1 / config.tau_s)
+
+
+def spike_gains(config: ModelConfig) -> tuple[float, float]:
+    """What one spike adds to the two accumulators: ``exp(-1/tau)/(tau_L - tau_s)`` (kappa(1) after a step)."""
+    return tuple(d / (config.tau_L - config.tau_s) for d in decays(config))
+
+
+def memory_variables(config: ModelConfig, compartment: str) -> list[str]:
+    """``D_0 .. D_{N-1}`` (truncated) or ``A_L, A_s`` (untruncated): the spike-input memory of a
+    ``'basal'`` or ``'apical'`` compartment."""
+    ring, accumulators = MEMORIES[compartment]
+    if config.kernel == "truncated":
+        return lag_names(ring, config.spike_memory)
+    return [f"{accumulators}_L", f"{accumulators}_s"]
+
+
+def memory_sum(config: ModelConfig, compartment: str) -> str:
+    """The filtered input ``sum_k kappa(k+1) D_k`` (or ``A_L - A_s``) of a compartment."""
+    names = memory_variables(config, compartment)
+    return fir_sum(names, config.kernel_values()) if config.kernel == "truncated" else f"{names[0]} - {names[1]}"
+
+
+def memory_step(config: ModelConfig, compartment: str) -> str:
+    """Per-step code before new input arrives: shift the ring (``D_0 = 0``) or decay the accumulators."""
+    names = memory_variables(config, compartment)
+    if config.kernel == "truncated":
+        return shift_code(names, "0")
+    return "\n".join(f"{n} = {n}*{d!r}" for n, d in zip(names, decays(config)))
+
+
+def spike_input(config: ModelConfig, compartment: str, weight: str, receiver: str = "post") -> str:
+    """Synaptic code adding this step's weighted spikes of the sender to the receiver's memory.
+
+    ``receiver='pre'`` is the backward direction (symmetric feedback through W's synapses).
+    """
+    sender = {"post": "pre", "pre": "post"}[receiver]
+    names = memory_variables(config, compartment)
+    if config.kernel == "truncated":
+        return f"{names[0]}_{receiver} += {weight}*S_{sender}"
+    return "\n".join(f"{n}_{receiver} += {g!r}*{weight}*S_{sender}" for n, g in zip(names, spike_gains(config)))
+
+
+def filtered_output(config: ModelConfig, spiking: bool, lagged: bool) -> str:
+    """A source's output as its consumer reads it: p(t) (or p(t-1) if ``lagged``), spec §2.
+
+    Filtered spikes ``sum_k kappa(k) S(t-k+1)`` of a ``spiking`` path, else the rate.
+    """
+    if not spiking:
+        return "r_prev" if lagged else "r"
+    if config.kernel == "untruncated":
+        return "p_prev" if lagged else "x_L - x_s"
+    names = ["S" if n == "S_0" else n for n in lag_names("S", config.spike_memory, first=1 if lagged else 0)]
+    return fir_sum(names, config.kernel_values())
+
+
+def trace_decay(config: ModelConfig) -> str:
+    """Per-step decay of a spiking source's own traces ``x_L``, ``x_s`` (untruncated kernel)."""
+    d_L, d_s = decays(config)
+    return f"x_L = x_L*{d_L!r}\nx_s = x_s*{d_s!r}"
+
+
+def trace_increments(config: ModelConfig) -> str:
+    """Reset code adding this step's spikes to the source's traces (``x*decay + c*S`` in two parts)."""
+    g_L, g_s = spike_gains(config)
+    return f"x_L = x_L + {g_L!r}*S\nx_s = x_s + {g_s!r}*S"
+
+
+# ---------------------------------------------------------------------------------------------
+# Corrections of spikes in memory after a rank-one update (spec §10.3): per lag k the receiver's memory
+# gains ``factor_i * sum_j source_factor_j S_j(t-k)``, the sum collected once per example.
+#: correction sum -> (receiving compartment, source factor, receiver factor, source event)
+CORRECTIONS = {
+    "s_ff": ("basal", ("pbar_f",), "eta_P*error", "learn_pre"),  # W_l += eta P e pbar^T
+    "s_fb": ("apical", ("qbar_f",), "eta_Y*error_Y", "learn"),  # Y_l += eta^Y e^Y qbar^T
+    "s_sym": ("apical", ("eta_P", "error"), "pbar_f", "learn"),  # Y_{l-1} = W_l^T += pbar (eta P e)^T
+}
+
+
+def correction_sums(config: ModelConfig, name: str) -> list[str]:
+    """``s_ff_0, s_ff_1, ...``: one sum per memory variable of the receiving compartment."""
+    return lag_names(name, len(memory_variables(config, CORRECTIONS[name][0])))
+
+
+def correction_collect(config: ModelConfig, name: str) -> str:
+    """Source-side code of the collecting pathway: ``s_k += factor*S(t-k)`` per lag (or trace)."""
+    if config.kernel == "truncated":
+        spikes = ["S"] + lag_names("S", config.spike_memory - 1, first=1)
+    else:
+        spikes = ["x_L", "x_s"]
+    factor = "*".join(f"{v}_pre" for v in CORRECTIONS[name][1])
+    return "\n".join(f"{s}_post += {factor}*{x}_pre" for s, x in zip(correction_sums(config, name), spikes))
+
+
+def correction_apply(config: ModelConfig, name: str) -> list[str]:
+    """Receiver-side code: each memory variable gains its factor times the collected sum."""
+    compartment, _, factor, _ = CORRECTIONS[name]
+    targets = memory_variables(config, compartment)
+    return [f"{t} += {factor}*{s}" for t, s in zip(targets, correction_sums(config, name))]
+
+
 # ---------------------------------------------------------------------------------------------
 # Small builders for the parts whose length is the kernel length N (names only; no templates).
-def lag_names(prefix, n, first=0):
+def lag_names(prefix: str, n: int, first: int = 0) -> list[str]:
     """``['D_0', 'D_1', ...]``: the names of a ring of ``n`` lags starting at ``first``."""
     return [f"{prefix}_{k}" for k in range(first, first + n)]
 
 
-def variables(names, unit="1"):
+def variables(names, unit: str = "1") -> Equations:
     """Equations declaring each name as a plain state variable (``name : unit``)."""
     eqs = Equations("")
     for name in names:
@@ -253,14 +379,14 @@ def variables(names, unit="1"):
     return eqs
 
 
-def fir_sum(names, coefficients):
+def fir_sum(names, coefficients) -> str:
     """The expression ``c0*n0 + c1*n1 + ...`` (coefficients written with full precision)."""
     if not names:
         return "0"
     return " + ".join(f"{float(c)!r}*{n}" for c, n in zip(coefficients, names))
 
 
-def shift_code(names, newest):
+def shift_code(names, newest: str) -> str:
     """Code that moves each lag one step back and stores ``newest`` in the first one."""
     lines = [f"{names[k]} = {names[k - 1]}" for k in range(len(names) - 1, 0, -1)]
     if names:

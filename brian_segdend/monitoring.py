@@ -8,19 +8,26 @@ otherwise, so unrecorded runs pay one comparison per neuron and step. Works unde
 Examples
 --------
 >>> rec = record(net, "hidden1", ["d", "a", "u"], neurons=range(10))      # doctest: +SKIP
->>> sim.present(X[:1], y[:1], train=True, record=True)                    # doctest: +SKIP
+>>> sim.present(X[:1], y[:1], learn=True, record=True)                    # doctest: +SKIP
 >>> t, v = traces(rec, "u")                                               # (steps,), (10, steps)
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from brian2 import EventMonitor, ms
+
+from . import schedule
+
+if TYPE_CHECKING:
+    from .network import SegregatedDendriteNetwork
 
 __all__ = ["record", "traces", "recordable_variables"]
 
 
-def recordable_variables(network, layer):
+def recordable_variables(network: SegregatedDendriteNetwork, layer: str) -> list[str]:
     """Names of the variables a recorder of ``layer`` can record."""
     group = network.layer(layer).neurons
     return sorted(
@@ -32,7 +39,9 @@ def recordable_variables(network, layer):
     )
 
 
-def record(network, layer, variables, neurons=None, name=None):
+def record(
+    network: SegregatedDendriteNetwork, layer: str, variables, neurons=None, name: str | None = None
+) -> EventMonitor:
     """Add a recorder of ``variables`` of ``neurons`` (indices, default all) of ``layer`` to ``network``.
 
     Raises ``KeyError`` naming the valid variables when one does not exist.
@@ -49,14 +58,15 @@ def record(network, layer, variables, neurons=None, name=None):
     selected = network.recorded_neurons.setdefault(layer, np.zeros(group.N, dtype=int))
     selected[idx] = 1  # the event fires for the union of all recorders' neurons
     group.recorded = selected
-    monitor = EventMonitor(group, "record", variables=variables, when="end", order=6, name=name or f"{layer}_recorder*")
+    monitor = EventMonitor(group, "record", variables=variables, name=name or f"{layer}_recorder*")
+    schedule.place(monitor, "monitors")
     monitor.add_attribute("neurons")
     monitor.neurons = idx
-    network.network.add(monitor)
+    network.brian_network.add(monitor)
     return monitor
 
 
-def traces(monitor, variable):
+def traces(monitor: EventMonitor, variable: str) -> tuple[np.ndarray, np.ndarray]:
     """``(t, values)``: recorded times (ms) and a ``(neurons, steps)`` array of ``variable``."""
     t = np.asarray(monitor.t[:] / ms)
     i = np.asarray(monitor.i[:])

@@ -1,5 +1,8 @@
-"""Figures people look at (matplotlib). Every function draws on ``axes`` (new ones if ``None``) and
-returns them; none calls ``plt.show()``."""
+"""Figures people look at (matplotlib), in one place.
+
+Every figure function draws on ``ax`` (a new figure if ``None``) and returns it, so figures compose
+into your own layouts; none calls ``plt.show()``. :func:`save_figure` writes a figure atomically.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "save_figure",
     "plot_compartments",
     "plot_output_rates",
     "plot_raster",
@@ -19,22 +23,36 @@ __all__ = [
 ]
 
 
-def _axes(axes, n=1, **kw):
+def _new_ax(ax, figsize):
+    if ax is not None:
+        return ax
     import matplotlib.pyplot as plt
 
-    if axes is not None:
-        return axes
-    fig, ax = plt.subplots(n, 1, **kw)
-    return ax
+    return plt.subplots(figsize=figsize)[1]
 
 
-def plot_compartments(times, d, a, u, forward_steps, target_steps, window_steps, dt=1.0, alpha=None, axes=None):
+def save_figure(figure, path, dpi: int = 110, rect=None) -> Path:
+    """Lay out ``figure`` (a ``Figure``, or an ``Axes`` of one), write it to ``path`` atomically (the
+    format from the suffix) and close it; returns the path."""
+    import matplotlib.pyplot as plt
+
+    from .results import atomic_write_bytes
+
+    figure = getattr(figure, "figure", figure)
+    figure.tight_layout(rect=rect)
+    path = Path(path)
+    atomic_write_bytes(path, lambda fh: figure.savefig(fh, format=path.suffix[1:] or "png", dpi=dpi))
+    plt.close(figure)
+    return path
+
+
+def plot_compartments(times, d, a, u, forward_steps, target_steps, window_steps, dt=1.0, alpha=None, ax=None):
     """Basal, apical and somatic potential of one hidden neuron through one training example.
 
     ``times`` in ms; phases start at ``times[0]``. The averaging windows of both phases are shaded
     and the plateau potentials (``alpha = (alpha_f, alpha_t)``) are written on them.
     """
-    ax = _axes(axes, figsize=(7, 3))
+    ax = _new_ax(ax, (7, 3))
     t0 = times[0]
     ax.plot(times, d, label="basal d", lw=1)
     ax.plot(times, a, label="apical a", lw=1)
@@ -57,9 +75,9 @@ def plot_compartments(times, d, a, u, forward_steps, target_steps, window_steps,
     return ax
 
 
-def plot_output_rates(rates_forward, rates_target, label, lambda_step, axes=None):
+def plot_output_rates(rates_forward, rates_target, label, lambda_step, ax=None):
     """Output rates of one example: forward-phase mean, target-phase mean, and the teaching target."""
-    ax = _axes(axes, figsize=(5, 3))
+    ax = _new_ax(ax, (5, 3))
     k = np.arange(len(rates_forward))
     ax.bar(k - 0.2, rates_forward, width=0.4, label="forward")
     ax.bar(k + 0.2, rates_target, width=0.4, label="target phase")
@@ -71,9 +89,9 @@ def plot_output_rates(rates_forward, rates_target, label, lambda_step, axes=None
     return ax
 
 
-def plot_raster(spike_times, neuron_indices, axes=None, label=None):
+def plot_raster(spike_times, neuron_indices, ax=None, label=None):
     """Spike raster (times in ms)."""
-    ax = _axes(axes, figsize=(6, 2.5))
+    ax = _new_ax(ax, (6, 2.5))
     ax.plot(spike_times, neuron_indices, "|", ms=2, color="k")
     ax.set_xlabel("time (ms)")
     ax.set_ylabel(label or "neuron")
@@ -90,16 +108,18 @@ def _runs(results):
     return out
 
 
-def plot_learning_curve(results, axes=None, key="test_error"):
-    """Error (percent) against examples seen, from ``results.json`` of one or several runs."""
-    ax = _axes(axes, figsize=(5, 3.5))
+def plot_learning_curve(results, ax=None, keys=("test_error", "train_error", "val_error"), x="examples_seen"):
+    """Errors (percent) per epoch against ``x`` (``'examples_seen'`` or ``'epoch'``), from ``results.json``
+    of one or several runs (paths, run directories or loaded dicts)."""
+    ax = _new_ax(ax, (5, 3.5))
+    styles = {"test_error": "o-", "train_error": "s:", "val_error": "^--"}
     for r in _runs(results):
-        x = [e["examples_seen"] for e in r["epochs"]]
-        for k, style in ((key, "o-"), ("train_error", "s:"), ("val_error", "^--")):
-            y = [e.get(k) for e in r["epochs"]]
+        for key in keys:
+            y = [e.get(key) for e in r["epochs"]]
             if all(v is not None for v in y):
-                ax.plot(x, y, style, label=f"{r['model']} {k.replace('_', ' ')}")
-    ax.set_xlabel("training examples seen")
+                label = r["model"] if len(keys) == 1 else f"{r['model']} {key.replace('_', ' ')}"
+                ax.plot([e[x] for e in r["epochs"]], y, styles.get(key, "o-"), label=label)
+    ax.set_xlabel("training examples seen" if x == "examples_seen" else x)
     ax.set_ylabel("error (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -114,9 +134,9 @@ def _per_layer(results, key):
             yield epochs, l, [e[key][l] for e in r["epochs"]], r
 
 
-def plot_weight_statistics(results, axes=None):
+def plot_weight_statistics(results, ax=None):
     """Mean and standard deviation of each layer's W over epochs (``results.json``)."""
-    ax = _axes(axes, figsize=(5, 3.5))
+    ax = _new_ax(ax, (5, 3.5))
     for epochs, l, std, r in _per_layer(results, "weight_std"):
         mean = [e["weight_mean"][l] for e in r["epochs"]]
         ax.errorbar(epochs, mean, yerr=std, capsize=3, label=f"W{l + 1}")
@@ -126,9 +146,9 @@ def plot_weight_statistics(results, axes=None):
     return ax
 
 
-def plot_feedback_angle(results, axes=None):
+def plot_feedback_angle(results, ax=None):
     """Feedback-alignment diagnostic: angle between Y and the transposed forward weights over epochs."""
-    ax = _axes(axes, figsize=(5, 3.5))
+    ax = _new_ax(ax, (5, 3.5))
     for epochs, l, angles, _ in _per_layer(results, "feedback_angle"):
         ax.plot(epochs, angles, "o-", label=f"Y{l + 1} vs W^T")
     ax.axhline(90, color="grey", ls=":")
@@ -138,7 +158,7 @@ def plot_feedback_angle(results, axes=None):
     return ax
 
 
-def plot_run(run_dir, out_dir=None, example=0, data_dir=None):
+def plot_run(run_dir, out_dir=None, example: int = 0, data_dir=None) -> list[Path]:
     """All figures of a training run directory (``segdend plot``); returns the written paths.
 
     Curves come from ``results.json``; the compartment, output and raster figures replay one training
@@ -166,14 +186,8 @@ def plot_run(run_dir, out_dir=None, example=0, data_dir=None):
         ("weight_statistics", plot_weight_statistics, "weight_std"),
         ("feedback_angle", plot_feedback_angle, "feedback_angle"),
     ):
-        if not res["epochs"] or key not in res["epochs"][0]:
-            continue  # not recorded by this run
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        fn(res, axes=ax)
-        fig.tight_layout()
-        fig.savefig(out_dir / f"{name}.png", dpi=110)
-        plt.close(fig)
-        written.append(out_dir / f"{name}.png")
+        if res["epochs"] and key in res["epochs"][0]:  # recorded by this run
+            written.append(save_figure(fn(res), out_dir / f"{name}.png"))
 
     config, weights = load_network(run_dir / "network.npz")
     if not config.n_hidden:
@@ -185,30 +199,21 @@ def plot_run(run_dir, out_dir=None, example=0, data_dir=None):
     rec_h = record(net, "hidden1", ["d", "a", "u"], neurons=[0])
     rec_o = record(net, "output", ["r"])
     spikes = {name: SpikeMonitor(net.layer(name).neurons) for name in ("input", "hidden1", "output")}
-    net.network.add(*spikes.values())
-    sim = Simulator(net)
-    sim.present(X[example : example + 1], y[example : example + 1], True, seed=0, record=True)
+    net.brian_network.add(*spikes.values())
+    Simulator(net).present(X[example : example + 1], y[example : example + 1], learn=True, seed=0, record=True)
     t, d = traces(rec_h, "d")
     a, u = traces(rec_h, "a")[1], traces(rec_h, "u")[1]
-    fig, ax = plt.subplots(figsize=(7, 3))
-    plot_compartments(t, d[0], a[0], u[0], cfg.forward_steps, cfg.target_steps, cfg.window_steps, cfg.dt, axes=ax)
+    ax = plot_compartments(t, d[0], a[0], u[0], cfg.forward_steps, cfg.target_steps, cfg.window_steps, cfg.dt)
     ax.set_title(f"hidden1 neuron 0, one training example (label {y[example]})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_dir / "compartments.png", dpi=110)
-    plt.close(fig)
+    written.append(save_figure(ax, out_dir / "compartments.png"))
     _, r = traces(rec_o, "r")
-    fig, ax = plt.subplots(figsize=(5, 3))
     W = cfg.window_steps
-    plot_output_rates(
-        r[:, cfg.forward_steps - W : cfg.forward_steps].mean(1), r[:, -W:].mean(1), y[example], cfg.lambda_step, axes=ax
+    forward, target = r[:, cfg.forward_steps - W : cfg.forward_steps].mean(1), r[:, -W:].mean(1)
+    written.append(
+        save_figure(plot_output_rates(forward, target, y[example], cfg.lambda_step), out_dir / "output_rates.png")
     )
-    fig.tight_layout()
-    fig.savefig(out_dir / "output_rates.png", dpi=110)
-    plt.close(fig)
     fig, axs = plt.subplots(3, 1, figsize=(7, 6), sharex=True)
     for ax, (name, mon) in zip(axs, spikes.items()):
-        plot_raster(np.asarray(mon.t[:] / ms), mon.i[:], axes=ax, label=name)
-    fig.tight_layout()
-    fig.savefig(out_dir / "raster.png", dpi=110)
-    plt.close(fig)
-    return written + [out_dir / n for n in ("compartments.png", "output_rates.png", "raster.png")]
+        plot_raster(np.asarray(mon.t[:] / ms), mon.i[:], ax=ax, label=name)
+    written.append(save_figure(fig, out_dir / "raster.png"))
+    return written

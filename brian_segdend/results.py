@@ -30,13 +30,20 @@ __all__ = [
     "CheckpointError",
     "RunLog",
     "atomic_write_text",
+    "atomic_write_bytes",
     "atomic_save_npz",
     "load_npz_checkpoint",
     "error_percent",
     "software_versions",
     "CHECKPOINT_MARKER",
+    "CHECKPOINT_FILES",
+    "BRIAN_CHECKPOINT",
+    "BASELINE_CHECKPOINT",
 ]
 
+#: Checkpoint of a run directory: Brian models (:func:`atomic_save_npz`) and PyTorch baselines (``torch.save``).
+BRIAN_CHECKPOINT, BASELINE_CHECKPOINT = "checkpoint.npz", "checkpoint.pt"
+CHECKPOINT_FILES = (BRIAN_CHECKPOINT, BASELINE_CHECKPOINT)
 #: Key stored in every checkpoint written by :func:`atomic_save_npz` with ``checkpoint=True``.
 CHECKPOINT_MARKER = "__brian_segdend_checkpoint__"
 
@@ -63,7 +70,8 @@ def error_percent(n_correct: int, n_total: int) -> float:
     return 100.0 * (1.0 - n_correct / n_total)
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
+def atomic_write_bytes(path: str | os.PathLike, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it over ``path`` (atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
@@ -81,7 +89,7 @@ def _atomic_write_bytes(path: Path, write) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (temporary file + ``os.replace``)."""
-    _atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
 
 
 def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
@@ -108,7 +116,7 @@ def atomic_save_npz(path: str | os.PathLike, checkpoint: bool = True, **arrays: 
         payload[key] = arr
     if checkpoint:
         payload[CHECKPOINT_MARKER] = np.array(1, dtype=np.int64)
-    _atomic_write_bytes(Path(path), lambda fh: np.savez(fh, **payload))
+    atomic_write_bytes(Path(path), lambda fh: np.savez(fh, **payload))
 
 
 def load_npz_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -196,6 +204,9 @@ class RunLog:
     seed : int
     model_name : str
     dataset : str
+    data_source : dict, optional
+        Where the dataset's files came from (:meth:`brian_segdend.datasets.Source.to_dict`: format
+        and data root), ``None`` for arrays passed in directly.
 
     Examples
     --------
@@ -208,7 +219,16 @@ class RunLog:
     JSON_NAME = "results.json"
     CSV_NAME = "results.csv"
 
-    def __init__(self, out_dir, config: dict, seed: int, model_name: str, dataset: str, versions: dict | None = None):
+    def __init__(
+        self,
+        out_dir,
+        config: dict,
+        seed: int,
+        model_name: str,
+        dataset: str,
+        versions: dict | None = None,
+        data_source: dict | None = None,
+    ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.config = dict(config)
@@ -216,6 +236,7 @@ class RunLog:
         self.model_name = str(model_name)
         self.dataset = str(dataset)
         self.versions = dict(versions) if versions is not None else software_versions()
+        self.data_source = data_source
         self.epochs: list[dict[str, Any]] = []
 
     @property
@@ -230,6 +251,7 @@ class RunLog:
         return {
             "model": self.model_name,
             "dataset": self.dataset,
+            "data_source": _json_safe(self.data_source),
             "config": _json_safe(self.config),
             "seed": self.seed,
             "versions": self.versions,
@@ -278,7 +300,15 @@ class RunLog:
         missing = [k for k in ("model", "dataset", "config", "seed", "epochs") if k not in data]
         if missing:
             raise ValueError(f"{str(path)!r} is not a run record; missing keys: {', '.join(missing)}")
-        log = cls(out_dir, data["config"], data["seed"], data["model"], data["dataset"], versions=data.get("versions"))
+        log = cls(
+            out_dir,
+            data["config"],
+            data["seed"],
+            data["model"],
+            data["dataset"],
+            versions=data.get("versions"),
+            data_source=data.get("data_source"),
+        )
         log.epochs = list(data["epochs"])
         return log
 

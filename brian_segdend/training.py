@@ -7,67 +7,117 @@ exactly the weights an uninterrupted run reaches on the same device.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from . import datasets
-from .config import ModelConfig
-from .network import SegregatedDendriteNetwork
-from .results import RunLog, atomic_save_npz, load_npz_checkpoint
-from .simulator import Simulator, draw_phase_lengths
-from .weights import feedback_angles
+from .model import Config, config_class, model_class
+from .results import BRIAN_CHECKPOINT, RunLog, atomic_save_npz, load_npz_checkpoint
+from .simulator import Simulator
+from .validation import check_positive_int
 
-__all__ = ["train", "evaluate", "save_network", "load_network", "architecture_key", "build_simulator"]
+__all__ = [
+    "train",
+    "evaluate",
+    "save_network",
+    "load_network",
+    "architecture_key",
+    "build_simulator",
+    "brian_log_above",
+]
 
-CHECKPOINT = "checkpoint.npz"
+CHECKPOINT = BRIAN_CHECKPOINT
 NETWORK = "network.npz"
 
 
-def architecture_key(config: ModelConfig, capacity: int) -> str:
+def architecture_key(config: Config, capacity: int) -> str:
     """Hash of everything that changes the generated code (config and chunk capacity)."""
     text = json.dumps({"config": config.to_dict(), "capacity": capacity}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_simulator(config: ModelConfig, weights=None, seed=0, capacity=1000, build_directory=None):
-    """A :class:`Simulator` over a new network on the active device."""
-    net = SegregatedDendriteNetwork(config, weights=weights, seed=seed, capacity=capacity)
-    return Simulator(net, build_directory=build_directory)
+def build_simulator(
+    config: Config, weights: dict | None = None, seed: int = 0, capacity: int = 1000, build_directory=None
+) -> Simulator:
+    """A :class:`Simulator` over a new model of ``config.kind`` on the active device."""
+    model = model_class(config.kind)(config, weights=weights, seed=seed, capacity=capacity)
+    return Simulator(model, build_directory=build_directory)
 
 
-def save_network(path, simulator, extra=None):
-    """Save config and weights of a trained network to ``path`` (.npz, atomic)."""
-    weights = simulator.get_weights()
-    arrays = {"config": np.array(json.dumps(simulator.net.config.to_dict()))}
-    for key in ("W", "b", "Y", "c"):
-        for k, a in enumerate(weights[key]):
-            arrays[f"{key}_{k}"] = a
-    for k, mask in enumerate(simulator.net.sparse_masks or []):
-        arrays[f"sparse_masks_{k}"] = mask
-    for key, value in (extra or {}).items():
-        arrays[key] = np.asarray(value)
+@contextlib.contextmanager
+def brian_log_above(bar):
+    """Print Brian's console log lines (and Python warnings) above the progress bar ``bar``.
+
+    While the context is open, the records that Brian's console handler would write straight into
+    the bar's line go through ``bar.write`` instead (same level, filters and format); Brian's log file
+    receives everything as usual.
+    """
+    from brian2.utils.logger import BrianLogger
+
+    console = BrianLogger.console_handler
+    if bar.disable or console is None:
+        yield
+        return
+
+    class AboveBar(logging.Handler):
+        def emit(self, record):
+            bar.write(self.format(record), file=sys.stderr)
+
+    above = AboveBar(console.level)
+    above.setFormatter(console.formatter)
+    for f in console.filters:
+        above.addFilter(f)
+    loggers = [lg for lg in (logging.getLogger("brian2"), logging.getLogger("py.warnings")) if console in lg.handlers]
+    for lg in loggers:
+        lg.removeHandler(console)
+        lg.addHandler(above)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeHandler(above)
+            lg.addHandler(console)
+
+
+def save_network(path, simulator: Simulator) -> None:
+    """Save kind, config and weights of a trained model to ``path`` (.npz, atomic).
+
+    Weights are stored by name; a list of arrays (``'W'``) as ``W_0``, ``W_1``, ...
+    """
+    config = simulator.model.config
+    arrays = {"kind": np.array(config.kind), "config": np.array(json.dumps(config.to_dict()))}
+    for key, value in simulator.get_weights().items():
+        if isinstance(value, list):
+            arrays.update({f"{key}_{k}": a for k, a in enumerate(value)})
+        else:
+            arrays[key] = value
     atomic_save_npz(path, **arrays)
 
 
-def load_network(path):
+def load_network(path) -> tuple[Config, dict]:
     """``(config, weights)`` saved by :func:`save_network` (clear error for a corrupt file)."""
     arrays = load_npz_checkpoint(path)
     if "config" not in arrays:
         raise ValueError(f"{str(path)!r} holds no network (no 'config' entry)")
-    config = ModelConfig.from_dict(json.loads(str(arrays["config"])))
-    weights = {}
-    for key in ("W", "b", "Y", "c", "sparse_masks"):
-        items = sorted(
-            (int(k.rsplit("_", 1)[1]), v)
-            for k, v in arrays.items()
-            if k.rsplit("_", 1)[0] == key and k.rsplit("_", 1)[1].isdigit()
-        )
-        if items or key != "sparse_masks":
-            weights[key] = [v for _, v in items]
+    kind = str(arrays.pop("kind", "segdend"))  # files of version 0.1 hold segregated-dendrite networks
+    config = config_class(kind).from_dict(json.loads(str(arrays.pop("config"))))
+    weights, lists = {}, {}
+    for key, value in arrays.items():
+        name, _, index = key.rpartition("_")
+        if name and index.isdigit():
+            lists.setdefault(name, []).append((int(index), value))
+        else:
+            weights[key] = value
+    weights.update({name: [v for _, v in sorted(items)] for name, items in lists.items()})
+    for key in ("W", "b", "Y", "c"):  # a network without hidden layers saves no Y and no c
+        weights.setdefault(key, [])
     return config, weights
 
 
@@ -80,28 +130,30 @@ def _chunk_seed(seed, epoch, chunk):
 
 
 def train(
-    config: ModelConfig,
-    dataset="mnist",
-    epochs=1,
-    seed=0,
+    config: Config,
+    dataset: str = "mnist",
+    epochs: int = 1,
+    seed: int = 0,
     out=None,
-    n_train=None,
-    n_test=None,
-    val_fraction=0.0,
-    chunk_size=1000,
-    resume=False,
-    progress=True,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    val_fraction: float = 0.0,
+    chunk_size: int = 1000,
+    resume: bool = False,
+    progress: bool = True,
     data_dir=None,
-    model_name="custom",
+    model_name: str = "custom",
     build_directory=None,
-    data=None,
+    data: tuple | None = None,
     log=print,
-):
-    """Train a segregated-dendrite network on ``dataset`` and test it after every epoch.
+    data_source=None,
+) -> dict:
+    """Train a model (a segregated-dendrite network, or any kind of :mod:`brian_segdend.model`) on
+    ``dataset`` and test it after every epoch.
 
     Parameters
     ----------
-    config : ModelConfig
+    config : ModelConfig or another kind's config
         ``n_inputs`` is set from the dataset.
     dataset : {'mnist', 'fashion-mnist', 'cifar10'}
     epochs : int
@@ -120,6 +172,9 @@ def train(
         Continue from ``out/checkpoint.npz``.
     data : tuple, optional
         ``(X_train, y_train, X_test, y_test)`` instead of loading ``dataset``.
+    data_source : dict, optional
+        Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
+        ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
 
     Returns
     -------
@@ -128,11 +183,14 @@ def train(
     """
     from tqdm.auto import tqdm
 
-    if epochs < 1:
-        raise ValueError(f"epochs={epochs} must be >= 1")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size={chunk_size} must be >= 1")
+    check_positive_int("epochs", epochs)
+    check_positive_int("chunk_size", chunk_size)
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        if value is not None:
+            check_positive_int(name, value)
+    source = data_source
     if data is None:
+        source = datasets.locate(dataset, data_dir).to_dict()
         X_train, y_train = datasets.load(dataset, "train", data_dir)
         X_test, y_test = datasets.load(dataset, "test", data_dir)
     else:
@@ -170,7 +228,7 @@ def train(
     runlog = (
         RunLog.load(out)
         if (resume and out and (out / "results.json").exists())
-        else (RunLog(out, config.to_dict(), seed, model_name, dataset) if out else None)
+        else (RunLog(out, config.to_dict(), seed, model_name, dataset, data_source=source) if out else None)
     )
     if runlog is not None and resume:
         runlog.truncate(start_epoch)
@@ -180,7 +238,7 @@ def train(
     for epoch in range(start_epoch, epochs):
         rng = np.random.default_rng([seed, epoch])
         order = train_idx[rng.permutation(len(train_idx))[:n_train]]
-        T_f, T_t = draw_phase_lengths(config, n_train, rng)
+        settings = sim.model.draw_settings(n_train, rng)
         first = start_chunk if epoch == start_epoch else 0
         inside_before = sim.simulation_seconds
         correct, seen, seconds = (
@@ -194,9 +252,11 @@ def train(
         for k in range(first, n_chunks):
             sl = slice(k * capacity, min((k + 1) * capacity, n_train))
             t0 = time.perf_counter()
-            u = sim.present(
-                X_train[order[sl]], y_train[order[sl]], True, T_f[sl], T_t[sl], seed=_chunk_seed(seed, epoch, k)
-            )["u_out"]
+            chunk = {name: values[sl] for name, values in settings.items()}
+            with brian_log_above(bar):
+                u = sim.present(
+                    X_train[order[sl]], y_train[order[sl]], learn=True, seed=_chunk_seed(seed, epoch, k), **chunk
+                )
             correct += int(np.sum(sim.predict(u) == y_train[order[sl]]))
             seen += sl.stop - sl.start
             if checkpoint is not None:
@@ -214,11 +274,7 @@ def train(
             "wall_time_s": seconds,
             "simulation_s": sim.simulation_seconds - inside_before,
         }
-        weights = sim.get_weights()
-        record["weight_mean"] = [float(w.mean()) for w in weights["W"]]
-        record["weight_std"] = [float(w.std()) for w in weights["W"]]
-        if weights["Y"]:
-            record["feedback_angle"] = feedback_angles(config, weights)
+        record.update(sim.model.diagnostics(sim.get_weights()))
         if len(val_idx):
             record["val_error"] = sim.error(
                 X_train[val_idx], y_train[val_idx], seed=_chunk_seed(seed, epoch, VALIDATION)
@@ -241,7 +297,14 @@ def train(
     return record
 
 
-def evaluate(network_path, dataset="mnist", n_test=None, seed=0, data_dir=None, chunk_size=1000):
+def evaluate(
+    network_path,
+    dataset: str = "mnist",
+    n_test: int | None = None,
+    seed: int = 0,
+    data_dir=None,
+    chunk_size: int = 1000,
+) -> float:
     """Test error (percent) of a network saved by :func:`save_network` or a training run directory."""
     path = Path(network_path)
     if path.is_dir():

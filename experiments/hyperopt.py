@@ -5,11 +5,8 @@ folds, wall-clock budget, per-evaluation time limit, --resume).
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from brian_segdend.cli import main  # noqa: E402
+from brian_segdend.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["experiment", "hyperopt", *sys.argv[1:]]))

@@ -4,11 +4,8 @@ Same as `segdend experiment learning_dynamics ...`; `--help` lists the options.
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from brian_segdend.cli import main  # noqa: E402
+from brian_segdend.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["experiment", "learning_dynamics", *sys.argv[1:]]))

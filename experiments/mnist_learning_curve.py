@@ -14,10 +14,12 @@ import argparse
 import json
 from pathlib import Path
 
-import matplotlib
+from brian_segdend.plotting import plot_learning_curve, save_figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+
+def network(config):
+    """``784-500-10``: the layer sizes of a run's config."""
+    return "-".join(map(str, [config["n_inputs"], *config["n_hidden"], 10 * config["units_per_class"]]))
 
 
 def main():
@@ -27,29 +29,24 @@ def main():
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    rows = [
-        "| run | network | epoch | examples | train error % (running) | test error % | examples/s |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for run in args.runs:
-        res = json.loads((Path(run) / "results.json").read_text())
-        sizes = [res["config"]["n_inputs"], *res["config"]["n_hidden"], 10 * res["config"]["units_per_class"]]
-        net = "-".join(map(str, sizes))
-        epochs = [e["epoch"] for e in res["epochs"]]
-        ax.plot(epochs, [e["test_error"] for e in res["epochs"]], "o-", label=f"{res['model']} ({net})")
-        for e in res["epochs"]:
-            rows.append(
-                f"| {res['model']} | {net} | {e['epoch']} | {e['examples_seen']} | {e['train_error']:.2f} | "
-                f"{e['test_error']:.2f} | {e['examples_per_s']:.0f} |"
-            )
+    runs = [json.loads((Path(run) / "results.json").read_text()) for run in args.runs]
+    labelled = [{**res, "model": f"{res['model']} ({network(res['config'])})"} for res in runs]
+    ax = plot_learning_curve(labelled, keys=("test_error",), x="epoch")
     ax.set_xlabel("epoch (60 000 examples)")
     ax.set_ylabel("MNIST test error (%)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "learning_curve.png", dpi=120)
+    save_figure(ax, out / "learning_curve.png", dpi=120)
+    rows = [
+        "| run | network | epoch | examples | train error % (running) | test error % | examples/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for res in runs:
+        rows += [
+            f"| {res['model']} | {network(res['config'])} | {e['epoch']} | {e['examples_seen']} | {e['train_error']:.2f} | "
+            f"{e['test_error']:.2f} | {e['examples_per_s']:.0f} |"
+            for e in res["epochs"]
+        ]
     (out / "summary.md").write_text("\n".join(rows) + "\n")
     print("\n".join(rows))
 

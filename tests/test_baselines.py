@@ -6,6 +6,7 @@ MNIST subset (seeded), evaluated on the first 500 test images.
 
 from __future__ import annotations
 
+import fractions
 import json
 import os
 import zipfile
@@ -15,7 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from brian_segdend import baselines, datasets  # noqa: E402
+from brian_segdend import baselines, datasets, registry  # noqa: E402
 from brian_segdend.baselines import rules  # noqa: E402
 from brian_segdend.baselines.mlp import (  # noqa: E402
     BackpropMLP,
@@ -38,10 +39,10 @@ CHANCE_ERROR = 90.0
 
 def _data_available(name: str) -> bool:
     try:
-        root = datasets.resolve_data_dir()
+        datasets.locate(name, download=False)
     except FileNotFoundError:
         return False
-    return all((root / f).is_file() for f in datasets.expected_files(name))
+    return True
 
 
 needs_mnist = pytest.mark.skipif(not _data_available("mnist"), reason="MNIST files not found")
@@ -53,9 +54,7 @@ def mnist():
 
 
 def _small_params(kind, **overrides):
-    p = dict(baselines.DEFAULTS[kind])
-    p.update(overrides)
-    return baselines.make_params(kind, p)
+    return baselines.make_params(kind, overrides)
 
 
 # --------------------------------------------------------------------------- backprop
@@ -291,9 +290,15 @@ def test_kernel_larger_than_downsampled_image():
     baselines.build_model("bp-cnn", {"channels": [4], "kernel_size": 10, "padding": 0, "pool": False}, (1, 10, 10))
 
 
-def test_presets_load_and_match_defaults():
+def test_defaults_of_each_kind_are_its_named_model():
     for kind in baselines.KINDS:
-        assert baselines.make_params(kind, baselines.load_preset(kind)) == baselines.make_params(kind, {})
+        spec = registry.load_model(kind)
+        from_file = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.params.items()}
+        assert baselines.make_params(kind, {}) == baselines.PARAMS_CLASS[kind](**from_file)  # complete file
+    assert baselines.make_params("fa", {"learning_rate": 0.5}).activation == "tanh"  # from models/fa.toml
+    assert baselines.make_params("bp-mlp", {"learning_rate": 0.5}).activation == "relu"  # from models/bp-mlp.toml
+    with pytest.raises(TypeError):
+        baselines.MLPParams()  # no defaults of its own: one place for them
 
 
 # --------------------------------------------------------------------------- datasets
@@ -308,12 +313,12 @@ def test_unknown_dataset_lists_choices():
 
 def test_missing_files_name_directory_and_files(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
-        datasets.load("fashion-mnist", "train", data_dir=tmp_path)
+        datasets.load("fashion-mnist", "train", data_dir=tmp_path, download=False)
     msg = str(info.value)
-    assert str(tmp_path) in msg
+    assert str(tmp_path) in msg and "--no-download" in msg
     assert "FashionMNIST/raw/train-images-idx3-ubyte" in msg and "t10k-labels-idx1-ubyte" in msg
-    with pytest.raises(FileNotFoundError, match="cifar10-jpeg.tar.gz"):
-        datasets.load("cifar10", "test", data_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py/data_batch_1.*; or cifar10-jpeg.tar.gz"):
+        datasets.load("cifar10", "test", data_dir=tmp_path, download=False)
     with pytest.raises(FileNotFoundError, match="does-not-exist"):
         datasets.load("mnist", data_dir=tmp_path / "does-not-exist")
 
@@ -353,9 +358,12 @@ def test_cifar10_shapes_and_ranges():
 def test_data_dir_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("BRIAN_SEGDEND_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="BRIAN_SEGDEND_DATA"):
-        datasets.resolve_data_dir()
+        datasets.data_roots()
     monkeypatch.setenv("BRIAN_SEGDEND_DATA", str(tmp_path))
-    assert datasets.resolve_data_dir() == tmp_path.resolve()
+    assert datasets.data_roots() == [tmp_path.resolve()]  # a given data root is the only place looked at
+    monkeypatch.delenv("BRIAN_SEGDEND_DATA")
+    monkeypatch.setenv("BRIAN_SEGDEND_CACHE", str(tmp_path / "cache"))
+    assert datasets.data_roots()[0] == tmp_path / "cache" / "data"  # the default root comes first
 
 
 def test_train_val_split_reproducible_and_disjoint():
@@ -444,6 +452,32 @@ def test_corrupt_checkpoints_raise_checkpoint_error(tmp_path):
     assert zipfile.is_zipfile(good)
 
 
+def test_baseline_checkpoints_hold_tensors_and_plain_data_only(tmp_path):
+    """torch.save / torch.load(weights_only=True): a state of tensors round-trips exactly; a pickled
+    object of any other class is refused by name, as is a truncated file."""
+    state = {"model": {"w": torch.randn(3, 2)}, "optimizer": {"lr": 0.1}, "epoch": 2, "meta": {"seed": float("nan")}}
+    path = tmp_path / baselines.CHECKPOINT_NAME
+    baselines.save_checkpoint(path, state)
+    loaded = baselines.load_checkpoint(path)
+    assert torch.equal(loaded["model"]["w"], state["model"]["w"]) and loaded["epoch"] == 2
+    assert not list(tmp_path.glob("*.tmp"))
+    torch.save({**state, "epoch": fractions.Fraction(1, 2)}, path)  # not a weights-only type
+    with pytest.raises(CheckpointError, match=str(path)):
+        baselines.load_checkpoint(path)
+    baselines.save_checkpoint(path, state)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=str(path)):
+        baselines.load_checkpoint(path)
+    (tmp_path / "checkpoint.npz").write_bytes(b"")  # a run of brian_segdend 0.1 is not restarted silently
+    data = {
+        "train": (np.zeros((20, 784), np.float32), np.zeros(20, np.int64)),
+        "test": (np.zeros((5, 784), np.float32), np.zeros(5, np.int64)),
+    }
+    path.unlink()
+    with pytest.raises(CheckpointError, match="written by brian_segdend 0.1"):
+        baselines.train("bp-mlp", {"hidden": [4]}, "mnist", 1, 0, tmp_path, resume=True, progress=False, data=data)
+
+
 def test_atomic_write_text_replaces(tmp_path):
     path = tmp_path / "a" / "b.txt"
     atomic_write_text(path, "one")
@@ -464,8 +498,8 @@ def test_resume_after_interruption_gives_identical_weights(kind, params, mnist, 
     straight = baselines.train(kind, params, "mnist", epochs=3, out_dir=tmp_path / "straight", **common)
     baselines.train(kind, params, "mnist", epochs=1, out_dir=tmp_path / "resumed", **common)
     resumed = baselines.train(kind, params, "mnist", epochs=3, out_dir=tmp_path / "resumed", resume=True, **common)
-    a = baselines.load_checkpoint(tmp_path / "straight" / "checkpoint.npz")
-    b = baselines.load_checkpoint(tmp_path / "resumed" / "checkpoint.npz")
+    a = baselines.load_checkpoint(tmp_path / "straight" / baselines.CHECKPOINT_NAME)
+    b = baselines.load_checkpoint(tmp_path / "resumed" / baselines.CHECKPOINT_NAME)
     assert a["epoch"] == b["epoch"] == 3
     assert a["model"].keys() == b["model"].keys()
     for key in a["model"]:

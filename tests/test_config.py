@@ -6,6 +6,8 @@ import pytest
 from brian_segdend import FLAGS, ModelConfig
 from brian_segdend.registry import list_models, load_model
 
+pytestmark = pytest.mark.codegen_independent
+
 
 def test_defaults_are_ref_s():
     cfg = ModelConfig()
@@ -83,3 +85,18 @@ def test_named_models_load_and_validate():
 def test_unknown_model_name_lists_choices():
     with pytest.raises(ValueError, match="unknown model 'ref-x'; valid names are: .*ref-s"):
         load_model("ref-x")
+
+
+def test_own_model_folders_come_before_the_packaged_models(tmp_path, monkeypatch):
+    (tmp_path / "mine.toml").write_text('kind = "segdend"\ndescription = "mine"\n[params]\nn_hidden = [30]\n')
+    (tmp_path / "ref-s.toml").write_text('kind = "segdend"\ndescription = "my ref-s"\n[params]\nn_hidden = [40]\n')
+    monkeypatch.setenv("BRIAN_SEGDEND_MODELS", str(tmp_path))
+    models = list_models()
+    assert models["mine"].config().n_hidden == (30,) and models["ref-s"].description == "my ref-s"
+    assert models["bp-mlp"].kind == "bp-mlp"  # the packaged ones are still there
+    (tmp_path / "bad.toml").write_text('kind = "fa"\n[params]\nhidden = [0]\n')
+    with pytest.raises(ValueError, match=r"bad.toml': hidden entry=0 is invalid: must be a positive integer"):
+        list_models()
+    monkeypatch.setenv("BRIAN_SEGDEND_MODELS", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="nowhere.*BRIAN_SEGDEND_MODELS"):
+        list_models()

@@ -8,22 +8,13 @@ step: basal, apical and somatic potentials; after every example: all weights and
 import numpy as np
 import pytest
 from brian2 import StateMonitor
+from conftest import SMALL_OPTIONS
 from oracle import PARAM_KEYS, OracleNetwork
 
-from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, initial_weights
+from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, initial_weights, schedule
 
 RTOL = 1e-9
-SMALL = dict(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    learning_rates=(0.5,),
-    spike_memory=4,
-)
+SMALL = {**SMALL_OPTIONS, "learning_rates": (0.5,)}
 
 
 def oracle_params(cfg):
@@ -66,10 +57,10 @@ def run_both(cfg, n_examples=3, seed=0, train=True):
     monitors = {}
     for layer in net.layers[1:]:
         names = ["d", "u"] + (["a"] if layer in net.hidden else [])
-        monitors[layer.name] = StateMonitor(layer.neurons, names, record=True, when="end", order=5)
-        net.network.add(monitors[layer.name])
+        monitors[layer.name] = StateMonitor(layer.neurons, names, record=True, **schedule.at("monitors"))
+        net.brian_network.add(monitors[layer.name])
     sim = Simulator(net)
-    out = sim.present(X, labels, train, T_f, T_t, replay=counts)
+    out = sim.present(X, labels, learn=train, forward_lengths=T_f, target_lengths=T_t, replay=counts)
     return traces, oracle_weights, monitors, sim, out, (T_f, T_t)
 
 
@@ -116,75 +107,60 @@ CASES = {
         update_feedback_weights=True,
         feedback_learning_rates=(0.2, 0.1),
     ),
+    # a spiking feedforward source whose learned feedback is a rate, averaged one step late
+    "untruncated-spiking-feedforward-rate-feedback-learning": dict(
+        kernel="untruncated",
+        spiking_feedback=False,
+        n_hidden=(7, 5),
+        broadcast=False,
+        update_feedback_weights=True,
+        feedback_learning_rates=(0.3, 0.2),
+    ),
 }
+STANDALONE_CASES = [
+    "REF-S",
+    "REF-NS",
+    "feedback-learning-bias-apical",
+    "symmetric-spiking-two-hidden",
+    "symmetric-nonspiking-feedback",
+    "mixed-rates",
+]
+
+
+def check_against_oracle(case):
+    """Potentials at every step and weights after three examples equal the oracle's (1e-9 relative)."""
+    cfg = ModelConfig(**{**SMALL, **CASES[case]})
+    traces, oracle_weights, monitors, sim, out, _ = run_both(cfg)
+    assert_traces_equal(cfg, traces, monitors, [l.name for l in sim.model.layers[1:]])
+    got = sim.get_weights()
+    for key in ("W", "b", "Y"):
+        for k, (g, w) in enumerate(zip(got[key], oracle_weights[-1][key])):
+            np.testing.assert_allclose(g, w, rtol=RTOL, atol=1e-12, err_msg=f"{key}[{k}]")
+    return cfg, oracle_weights[-1], out, traces
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_training_matches_oracle_numpy(case):
-    from brian2 import prefs
-
-    prefs.codegen.target = "numpy"
-    cfg = ModelConfig(**{**SMALL, **CASES[case]})
-    traces, oracle_weights, monitors, sim, out, _ = run_both(cfg)
-    names = [l.name for l in sim.net.layers[1:]]
-    assert_traces_equal(cfg, traces, monitors, names)
-    got = sim.get_weights()
-    want = oracle_weights[-1]
-    for key in ("W", "b", "Y"):
-        for k, (g, w) in enumerate(zip(got[key], want[key])):
-            np.testing.assert_allclose(g, w, rtol=RTOL, atol=1e-12, err_msg=f"{key}[{k}]")
+def test_training_matches_oracle(case, device):
+    cfg, want, out, traces = check_against_oracle(case)
     # the learning actually changed the weights (so the comparison is not vacuous)
     assert not np.allclose(want["W"][-1], initial_weights(cfg, np.random.default_rng(0))["W"][-1])
     # training read-out = mean output soma over the forward window
-    np.testing.assert_allclose(out["u_out"], np.array([tr["u_f_mean"][-1] for tr in traces]), rtol=RTOL)
+    np.testing.assert_allclose(out, np.array([tr["u_f_mean"][-1] for tr in traces]), rtol=RTOL)
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "REF-S",
-        "REF-NS",
-        "feedback-learning-bias-apical",
-        "symmetric-spiking-two-hidden",
-        "symmetric-nonspiking-feedback",
-        "mixed-rates",
-    ],
-)
-def test_training_matches_oracle_cpp_standalone(case, tmp_path):
+@pytest.mark.standalone_only
+@pytest.mark.parametrize("case", STANDALONE_CASES)
+def test_training_matches_oracle_in_standalone(case, device):
     """The same comparison with the network compiled once by ``cpp_standalone``, whose all-to-all
     pathways and summed rates (into the postsynaptic and, for symmetric rate feedback, into the
     presynaptic group) use the dense-row code of :mod:`brian_segdend.codegen`; symmetric spiking
     feedback also runs Brian's generic postsynaptic pathway on the same objects."""
-    from brian2 import prefs, set_device
-    from brian2.devices.device import reinit_and_delete
-
-    set_device("cpp_standalone", build_on_run=False, directory=str(tmp_path / "build"))
-    prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
-    try:
-        cfg = ModelConfig(**{**SMALL, **CASES[case]})
-        traces, oracle_weights, monitors, sim, out, _ = run_both(cfg)
-        assert_traces_equal(cfg, traces, monitors, [l.name for l in sim.net.layers[1:]])
-        got = sim.get_weights()
-        for key in ("W", "b", "Y"):
-            for k, (g, w) in enumerate(zip(got[key], oracle_weights[-1][key])):
-                np.testing.assert_allclose(g, w, rtol=RTOL, atol=1e-12, err_msg=f"{key}[{k}]")
-    finally:
-        reinit_and_delete()
-        set_device("runtime")
+    check_against_oracle(case)
 
 
-@pytest.mark.slow
+@pytest.mark.long
+@pytest.mark.parametrize("device", ["cython"], indirect=True)
 @pytest.mark.parametrize("case", ["REF-S", "REF-NS"])
-def test_training_matches_oracle_cython(case):
-    """The same comparison under runtime cython (slow: every code object is compiled; ``-m slow``)."""
-    from brian2 import prefs
-
-    prefs.codegen.target = "cython"
-    try:
-        cfg = ModelConfig(**{**SMALL, **CASES[case]})
-        traces, oracle_weights, monitors, sim, out, _ = run_both(cfg)
-        assert_traces_equal(cfg, traces, monitors, [l.name for l in sim.net.layers[1:]])
-        for k, (g, w) in enumerate(zip(sim.get_weights()["W"], oracle_weights[-1]["W"])):
-            np.testing.assert_allclose(g, w, rtol=RTOL, atol=1e-12, err_msg=f"W[{k}]")
-    finally:
-        prefs.codegen.target = "auto"
+def test_training_matches_oracle_in_cython(case, device):
+    """The same comparison under runtime cython (long: every code object is compiled; ``-m long``)."""
+    check_against_oracle(case)

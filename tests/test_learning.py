@@ -2,8 +2,6 @@
 
 import numpy as np
 import pytest
-from brian2 import prefs, set_device
-from brian2.devices.device import reinit_and_delete
 from conftest import DATA_DIR
 
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, datasets
@@ -19,9 +17,8 @@ def mnist():
     return X, y, Xt, yt
 
 
-def test_single_example_error_shrinks_after_its_update(mnist):
+def test_single_example_error_shrinks_after_its_update(mnist, device):
     """REF-NS (deterministic): one update moves the output towards the example's target (spec §5)."""
-    prefs.codegen.target = "numpy"
     X, y, _, _ = mnist
     cfg = load_model("ref-ns").config()
     sim = Simulator(SegregatedDendriteNetwork(cfg, seed=0, capacity=1))
@@ -29,17 +26,16 @@ def test_single_example_error_shrinks_after_its_update(mnist):
     for k in range(5):
         x, label = X[k : k + 1], y[k : k + 1]
         target = lam * np.eye(10)[label[0]]
-        before = sim.present(x, label, train=False)["u_out"][0]
-        sim.present(x, label, train=True)
-        after = sim.present(x, label, train=False)["u_out"][0]
+        before = sim.present(x, label, learn=False)[0]
+        sim.present(x, label, learn=True)
+        after = sim.present(x, label, learn=False)[0]
         loss = lambda u, target=target: np.sum((lam / (1 + np.exp(-u)) - target) ** 2)
         assert loss(after) < loss(before)
 
 
-def test_ref_ns_learns_mnist_numpy(mnist):
+def test_ref_ns_learns_mnist(mnist, device):
     """Lange's base dynamics (REF-NS) with 100 hidden units, 2000 training examples, 1000 test images:
     error < 30 % (chance 90 %)."""
-    prefs.codegen.target = "numpy"
     X, y, Xt, yt = mnist
     cfg = load_model("lange-base").config().replace(n_hidden=(100,))
     sim = Simulator(SegregatedDendriteNetwork(cfg, seed=0, capacity=1000))
@@ -48,20 +44,15 @@ def test_ref_ns_learns_mnist_numpy(mnist):
     assert error < 30.0, error
 
 
-@pytest.mark.standalone
-def test_ref_s_spiking_learns_mnist_cpp_standalone(mnist, tmp_path):
+@pytest.mark.standalone_only
+def test_ref_s_spiking_learns_mnist(mnist, device):
     """The paper's spiking 784-500-10 network (REF-S defaults), 8000 training examples in chunks of 2000,
     500 test images: error < 45 % (chance 90 %; about 20 % is typical)."""
-    set_device("cpp_standalone", build_on_run=False, directory=str(tmp_path / "build"))
-    try:
-        X, y, Xt, yt = mnist
-        sim = Simulator(SegregatedDendriteNetwork(ModelConfig(), seed=0, capacity=2000))
-        rng = np.random.default_rng(0)
-        for chunk in range(4):
-            idx = rng.permutation(len(X))[:2000]
-            sim.train(X[idx], y[idx], seed=10 + chunk)
-        error = sim.error(Xt[:500], yt[:500], seed=99)
-        assert error < 45.0, error
-    finally:
-        reinit_and_delete()
-        set_device("runtime")
+    X, y, Xt, yt = mnist
+    sim = Simulator(SegregatedDendriteNetwork(ModelConfig(), seed=0, capacity=2000))
+    rng = np.random.default_rng(0)
+    for chunk in range(4):
+        idx = rng.permutation(len(X))[:2000]
+        sim.train(X[idx], y[idx], seed=10 + chunk)
+    error = sim.error(Xt[:500], yt[:500], seed=99)
+    assert error < 45.0, error

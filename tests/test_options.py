@@ -3,30 +3,22 @@
 import numpy as np
 import pytest
 from brian2 import StateMonitor
+from conftest import SMALL_OPTIONS
 
-from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, draw_phase_lengths
+from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, draw_phase_lengths, schedule
 
-SMALL = ModelConfig(
-    n_inputs=12,
-    n_hidden=(7,),
-    forward_steps=14,
-    target_steps=12,
-    window_steps=5,
-    test_steps=20,
-    test_window_steps=8,
-    spike_memory=4,
-)
+SMALL = ModelConfig(**SMALL_OPTIONS)
 
 
-pytestmark = pytest.mark.usefixtures("numpy_target")
+pytestmark = pytest.mark.usefixtures("device")
 
 
 def run(cfg, n=3, seed=0, monitor=None):
     net = SegregatedDendriteNetwork(cfg, seed=seed, capacity=n)
     mon = None
     if monitor:
-        mon = StateMonitor(net.layer(monitor[0]).neurons, monitor[1], record=True, when="end", order=5)
-        net.network.add(mon)
+        mon = StateMonitor(net.layer(monitor[0]).neurons, monitor[1], record=True, **schedule.at("monitors"))
+        net.brian_network.add(mon)
     sim = Simulator(net)
     before = sim.get_weights()
     rng = np.random.default_rng(seed)
@@ -52,16 +44,7 @@ def test_feedback_bias_is_drawn_and_learned():
 
 
 def test_noisy_symmetric_feedback_broadcast_noise_per_entry():
-    cfg = ModelConfig(
-        n_inputs=12,
-        n_hidden=(40,),
-        forward_steps=14,
-        target_steps=12,
-        window_steps=5,
-        spike_memory=4,
-        symmetric_weights=True,
-        noisy_symmetric_weights=True,
-    )
+    cfg = SMALL.replace(n_hidden=(40,), symmetric_weights=True, noisy_symmetric_weights=True)
     _, after, _ = run(cfg)
     noise = after["Y"][0] - after["W"][1].T
     assert noise.std() == pytest.approx(0.05, rel=0.15)  # N(0, 0.05^2) per entry, redrawn
@@ -128,8 +111,8 @@ def test_poisson_counts_after_a_zeroed_state_are_not_a_burst():
     """Test runs zero all state per example (spec §7); the first step then draws like any other."""
     cfg = SMALL.replace(lambda_max=0.2, n_hidden=(50,))
     net = SegregatedDendriteNetwork(cfg, seed=0, capacity=20)
-    mon = StateMonitor(net.layer("hidden1").neurons, ["S", "r"], record=True, when="end", order=5)
-    net.network.add(mon)
+    mon = StateMonitor(net.layer("hidden1").neurons, ["S", "r"], record=True, **schedule.at("monitors"))
+    net.brian_network.add(mon)
     Simulator(net).test(np.random.default_rng(0).uniform(0, 1, (20, 12)), np.zeros(20, int), seed=3)
     first = np.arange(20) * cfg.test_steps  # each example's first step
     S, r = mon.S[:, first].astype(float), mon.r[:, first]

@@ -6,15 +6,12 @@ arithmetic is short, explicit formula chains otherwise), never from the
 oracle's own code paths.
 """
 
-import os
-import sys
-
 import numpy as np
+import oracle
 import pytest
+from oracle import OracleNetwork, init_statistics, kernel, sigma
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import oracle  # noqa: E402
-from oracle import OracleNetwork, init_statistics, kernel, sigma  # noqa: E402
+pytestmark = pytest.mark.codegen_independent
 
 LAM = 0.2  # lambda_max per ms
 GL, GB, GA = 0.1, 0.6, 0.05  # 1/tau_L, g_B, g_A

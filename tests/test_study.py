@@ -1,26 +1,29 @@
 """The study experiments `scalability` and `learning_dynamics` (issue 6): smoke budget, resume, plots."""
 
 import csv
+import dataclasses
 import json
 
 import pytest
 
 import brian_segdend.baselines
 import brian_segdend.training
+from brian_segdend import datasets
 from brian_segdend.cli import main
-from brian_segdend.study import dynamics, run_experiment, scalability
+from brian_segdend.study import dynamics, engine, run_experiment, scalability, tables
 
 N_MODELS, N_DATASETS = len(scalability.MODELS), 3
 
 
 def _forbid_training(monkeypatch):
-    """Make every train function raise, so a test fails if anything would be trained."""
+    """Make every train function and the engine raise, so a test fails if anything would be trained."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("training was called")
 
     monkeypatch.setattr(brian_segdend.training, "train", refuse)
     monkeypatch.setattr(brian_segdend.baselines, "train", refuse)
+    monkeypatch.setattr(engine, "connect", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +79,7 @@ def test_smoke_writes_table_figure_and_run_directories(smoke):
     # the spiking model on CIFAR-10 gets all 3072 RGB inputs
     cifar = json.loads((out / "runs" / "ref-s_cifar10_s0" / "results.json").read_text())
     assert cifar["config"]["n_inputs"] == 3072 and cifar["config"]["n_hidden"] == [20]
+    assert cifar["data_source"] == datasets.locate("cifar10", download=False).to_dict()  # which CIFAR-10 files
 
 
 def test_resume_skips_finished_runs(smoke, monkeypatch, capsys):
@@ -101,44 +105,41 @@ def test_existing_run_needs_resume_and_the_same_budget(smoke, tmp_path):
         scalability.run("smoke", out, resume=True, progress=False, models="bp-mlp", datasets="mnist", epochs=2)
 
 
-def test_killed_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    real = brian_segdend.baselines.train
-    calls = []
-
-    def killed_after_one_epoch(kind, params, dataset, epochs, seed, out_dir, **kw):
-        calls.append((seed, kw["resume"]))
-        if seed == 1:  # seed 1 is "killed" after its first epoch's checkpoint
-            real(kind, params, dataset, 1, seed, out_dir, **kw)
-            raise KeyboardInterrupt
-        return real(kind, params, dataset, epochs, seed, out_dir, **kw)
-
+def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     options = dict(
         models="bp-mlp", datasets="mnist", seeds=2, epochs=2, n_train=100, n_val=20, n_test=50, progress=False
     )
-    monkeypatch.setattr(brian_segdend.baselines, "train", killed_after_one_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        scalability.run("smoke", tmp_path, **options)
     runs = tmp_path / "runs"
-    finished = (runs / "bp-mlp_mnist_s0" / "results.json").read_text()
-    first_epoch = json.loads((runs / "bp-mlp_mnist_s1" / "results.json").read_text())["epochs"]
+    done, killed = scalability.plan_runs("smoke", "bp-mlp", "mnist", 2, 2, 100, 20, 50)
+    scalability.train_run(done, runs / done.name)  # seed 0 finished
+    scalability.train_run(dataclasses.replace(done, seed=1, epochs=1), runs / killed.name)  # seed 1 killed ...
+    (runs / killed.name / "study.json").write_text(json.dumps({"budget": killed.budget()}))  # ... after epoch 1
+    finished = (runs / done.name / "results.json").read_text()
+    first_epoch = json.loads((runs / killed.name / "results.json").read_text())["epochs"]
     assert [e["epoch"] for e in first_epoch] == [1]
-    n_calls = len(calls)
     partial = scalability.run("smoke", tmp_path, table_only=True, **options)  # trains nothing
-    assert len(calls) == n_calls and [r["n_seeds"] for r in partial["rows"]] == [1]
-    assert (tmp_path / "table.md").exists()
+    assert partial["status"] == {done.name: "done", killed.name: "partial"}
+    assert [r["n_seeds"] for r in partial["rows"]] == [1] and (tmp_path / "table.md").exists()
 
-    calls.clear()
-    monkeypatch.setattr(
-        brian_segdend.baselines, "train", lambda *a, **kw: (calls.append((a[4], kw["resume"])), real(*a, **kw))[1]
-    )
-    result = scalability.run("smoke", tmp_path, resume=True, **options)
-    assert calls == [(1, True)]  # seed 0 skipped, seed 1 continued
-    assert (runs / "bp-mlp_mnist_s0" / "results.json").read_text() == finished
-    epochs = json.loads((runs / "bp-mlp_mnist_s1" / "results.json").read_text())["epochs"]
-    assert [e["epoch"] for e in epochs] == [1, 2]
+    result = scalability.run("smoke", tmp_path, resume=True, workers=1, **options)
+    assert (runs / done.name / "results.json").read_text() == finished  # seed 0 skipped
+    epochs = json.loads((runs / killed.name / "results.json").read_text())["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2]  # seed 1 continued from its checkpoint
     assert epochs[0]["test_error"] == first_epoch[0]["test_error"]
     assert epochs[1]["examples_seen"] == 2 * 100
     assert result["rows"][0]["n_seeds"] == 2 and result["rows"][0]["epochs"] == 2
+
+
+def test_a_failed_run_is_reported_and_the_others_finish(tmp_path):
+    options = dict(models="bp-mlp,fa", datasets="mnist", n_train=60, n_val=10, n_test=20, progress=False)
+    (broken,) = scalability.plan_runs("smoke", "bp-mlp", "mnist", None, None, 60, 10, 20)
+    run_dir = tmp_path / "runs" / broken.name
+    (run_dir / "results.csv").mkdir(parents=True)  # the run cannot write its results
+    (run_dir / "study.json").write_text(json.dumps({"budget": broken.budget()}))
+    with pytest.raises(RuntimeError, match="1 run\\(s\\) failed: bp-mlp_mnist_s0: failed"):
+        scalability.run("smoke", tmp_path, resume=True, workers=2, **options)
+    assert json.loads((tmp_path / "runs" / "fa_mnist_s0" / "results.json").read_text())["epochs"]
+    assert [r["model"] for r in _table(tmp_path)] == ["fa"]
 
 
 def test_full_budget_prints_its_expected_duration(tmp_path, capsys):
@@ -162,7 +163,7 @@ def test_full_budget_prints_its_expected_duration(tmp_path, capsys):
         ("bp-mlp", 1, 3, 1000),
     ]
     assert scalability.expected_seconds(few) > scalability.expected_seconds(few[2:])
-    assert scalability._budget_note(few) == (
+    assert tables.budget_note(few) == (
         "Budget: ref-s: 2 seed(s) x 10 epoch(s) of 500 training examples, 5000 validation, all test examples; "
         "bp-mlp: 2 seed(s) x 3 epoch(s) of 1000 training examples, 5000 validation, all test examples."
     )
@@ -173,7 +174,9 @@ def test_full_budget_prints_its_expected_duration(tmp_path, capsys):
     [
         (dict(models="bp-mlp,nope"), "unknown model 'nope'"),
         (dict(datasets="svhn"), "unknown dataset 'svhn'"),
-        (dict(overrides=["ref-s.lr=3"]), "unknown budget key 'lr'"),
+        (dict(overrides=["ref-s.lr=3"]), "unknown key 'lr' in --set 'ref-s.lr=3'; valid keys are: seeds"),
+        (dict(overrides=["epochs=3"]), "bad --set 'epochs=3'; expected TARGET.KEY=VALUE"),
+        (dict(overrides=["ref-s.epochs=2.5"]), "epochs=2.5 is not an integer"),
         (dict(overrides=["resnet.epochs=3"]), "unknown override target 'resnet'"),
         (dict(overrides=["bp-mlp.n_hidden=3"]), "n_hidden applies to segregated-dendrite models only"),
         (dict(epochs=0), "epochs=0 must be >= 1"),

@@ -23,7 +23,7 @@ CFG = ModelConfig(
 )
 
 
-pytestmark = pytest.mark.usefixtures("numpy_target")
+pytestmark = pytest.mark.usefixtures("device")
 
 
 def data(seed=0):
@@ -104,11 +104,11 @@ def test_bad_inputs(tmp_path):
     sim = Simulator(SegregatedDendriteNetwork(CFG, seed=0, capacity=4))
     X, y, _, _ = data()
     with pytest.raises(ValueError, match=r"images have shape \(4, 15\); expected \(n, 16\)"):
-        sim.present(X[:4, :15], y[:4], True)
+        sim.present(X[:4, :15], y[:4], learn=True)
     with pytest.raises(ValueError, match="labels must be classes 0..9"):
-        sim.present(X[:4], np.array([0, 1, 2, 12]), True)
+        sim.present(X[:4], np.array([0, 1, 2, 12]), learn=True)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        sim.present(X[:4] * 3, y[:4], True)
+        sim.present(X[:4] * 3, y[:4], learn=True)
     with pytest.raises(ValueError, match="epochs=0"):
         train(CFG, data=data(), epochs=0, progress=False)
 
@@ -128,63 +128,34 @@ def test_cli_lists_models_and_rejects_unknown_names():
     assert bad.returncode == 2 and "cpp_standalone" in bad.stderr
 
 
-@pytest.mark.slow
-def test_resume_is_bit_identical_under_cpp_standalone(tmp_path):
-    """Same as above with the binary rerun per chunk (three builds: ~3 minutes, so ``-m slow``)."""
-    from brian2 import device, set_device
-    from brian2.devices.device import reinit_and_delete
+@pytest.mark.long
+@pytest.mark.standalone_only
+def test_resume_is_bit_identical_under_cpp_standalone(device, tmp_path):
+    """Same as above with the binary rerun per chunk (three builds: ~3 minutes, so ``-m long``)."""
+    from brian2 import device as active
 
-    build = str(tmp_path / "build")
+    from brian_segdend import devices
 
-    def fresh():
-        device.reinit()
-        set_device("cpp_standalone", build_on_run=False, directory=build)
-
-    try:
-        fresh()
-        full = weights_of(
-            train(
-                CFG,
-                data=data(),
-                epochs=2,
-                seed=3,
-                chunk_size=15,
-                out=tmp_path / "full",
-                progress=False,
-                log=None,
-                build_directory=build,
-            )
-        )
-        fresh()
-        train(
+    def run(out, epochs, resume=False):
+        active.reinit()  # a fresh build per training run
+        devices.activate("cpp_standalone", build_directory=tmp_path / "build")
+        record = train(
             CFG,
             data=data(),
-            epochs=1,
+            epochs=epochs,
             seed=3,
             chunk_size=15,
-            out=tmp_path / "killed",
+            out=tmp_path / out,
+            resume=resume,
             progress=False,
             log=None,
-            build_directory=build,
+            build_directory=tmp_path / "build",
         )
-        fresh()
-        resumed = weights_of(
-            train(
-                CFG,
-                data=data(),
-                epochs=2,
-                seed=3,
-                chunk_size=15,
-                out=tmp_path / "killed",
-                resume=True,
-                progress=False,
-                log=None,
-                build_directory=build,
-            )
-        )
-        for key in ("W", "b", "Y"):
-            for a, b in zip(full[key], resumed[key]):
-                np.testing.assert_array_equal(a, b)
-    finally:
-        reinit_and_delete()
-        set_device("runtime")
+        return weights_of(record)
+
+    full = run("full", 2)
+    run("killed", 1)
+    resumed = run("killed", 2, resume=True)
+    for key in ("W", "b", "Y"):
+        for a, b in zip(full[key], resumed[key]):
+            np.testing.assert_array_equal(a, b)

@@ -8,7 +8,7 @@ from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, ini
 from brian_segdend.training import load_network, save_network
 from brian_segdend.weights import SPREAD, weight_statistics
 
-pytestmark = pytest.mark.usefixtures("numpy_target")
+pytestmark = pytest.mark.usefixtures("device")
 
 
 def test_check_values_of_spec():
@@ -95,7 +95,7 @@ def test_set_get_weights_roundtrip_and_bad_input(tmp_path):
     np.testing.assert_array_equal(loaded["c"][0], w["c"][0])
 
 
-def test_state_round_trip_with_a_shared_noise_scalar(numpy_target):
+def test_state_round_trip_with_a_shared_noise_scalar():
     """get_state -> set_state restores every variable, also the shared scalar noise of non-broadcast
     noisy symmetric feedback (which reads back as shape () in runtime mode)."""
     from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator

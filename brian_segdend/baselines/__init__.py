@@ -10,7 +10,7 @@ Kinds (``KINDS``):
 * ``"dtp"`` -- difference target propagation (Lee et al. 2015),
 * ``"sdtp"`` -- simplified difference target propagation (Bartunov et al. 2018).
 
-Layout (Norse style): :mod:`.params` holds the frozen parameter records and ``DEFAULTS``,
+Layout (Norse style): :mod:`.params` holds the frozen parameter records (defaults: ``models/<kind>.toml``),
 :mod:`.rules` the learning rules as pure functions / ``autograd.Function``s,
 :mod:`.mlp` and :mod:`.cnn` thin ``nn.Module``s, :mod:`.train` the training driver.
 
@@ -25,7 +25,6 @@ Examples
 from .params import (
     ACTIVATIONS,
     AUGMENTATIONS,
-    DEFAULTS,
     KINDS,
     OPTIMIZERS,
     PARAMS_CLASS,
@@ -33,17 +32,14 @@ from .params import (
     MLPParams,
     TargetPropParams,
     conv_output_sizes,
-    load_preset,
     make_params,
-    models_dir,
 )
-from .train import CHECKPOINT_NAME, build_model, evaluate, load_checkpoint, save_checkpoint, train
 
+_TRAIN = ("CHECKPOINT_NAME", "build_model", "evaluate", "load_checkpoint", "save_checkpoint", "train")
 __all__ = [
     "ACTIVATIONS",
     "AUGMENTATIONS",
     "OPTIMIZERS",
-    "DEFAULTS",
     "KINDS",
     "PARAMS_CLASS",
     "CNNParams",
@@ -51,12 +47,16 @@ __all__ = [
     "TargetPropParams",
     "conv_output_sizes",
     "make_params",
-    "load_preset",
-    "models_dir",
-    "build_model",
-    "train",
-    "evaluate",
-    "save_checkpoint",
-    "load_checkpoint",
-    "CHECKPOINT_NAME",
+    *_TRAIN,
 ]
+
+
+def __getattr__(name):
+    """The training driver (and torch) is imported on first use, so the records work without torch."""
+    if name not in _TRAIN:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    driver = importlib.import_module(".train", __name__)  # binds the submodule to ``train`` ...
+    globals().update({n: getattr(driver, n) for n in _TRAIN})  # ... which the function replaces
+    return globals()[name]

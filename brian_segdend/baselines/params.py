@@ -13,14 +13,21 @@ batch size 10-500, SGD learning rate 1e-4-0.05, 1-6 hidden layers of 30-500 unit
 CNN channels 3-64, kernel 2-10, stride 1-3, padding 1-3. The records accept values
 outside these ranges (they are a search space, not a law) but reject meaningless ones
 with a ``ValueError`` that names the bad value.
+
+The records have no defaults of their own: the defaults of each kind are its named model,
+``models/<kind>.toml`` (:func:`make_params` fills in what is not given).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from ..validation import check_choice as _check_choice
+from ..validation import check_flag as _check_bool
+from ..validation import check_number
+from ..validation import check_positive_int as _check_positive_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -31,11 +38,8 @@ __all__ = [
     "CNNParams",
     "KINDS",
     "PARAMS_CLASS",
-    "DEFAULTS",
     "make_params",
     "conv_output_sizes",
-    "load_preset",
-    "models_dir",
 ]
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
@@ -45,19 +49,8 @@ AUGMENTATIONS = ("none", "flip", "flip-crop")
 KINDS = ("bp-mlp", "bp-cnn", "fa", "dfa", "tp", "dtp", "sdtp")
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _check_nonneg(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; valid values are: {', '.join(choices)}")
+    check_number(name, value, minimum=0)
 
 
 def _as_int_tuple(name: str, value: Any) -> tuple[int, ...]:
@@ -86,6 +79,7 @@ def _check_common(p) -> None:
         raise ValueError(f"lr_decay (per-epoch learning-rate factor) must be in (0, 1], got {p.lr_decay!r}")
     _check_choice("activation", p.activation, ACTIVATIONS)
     _check_choice("optimizer", p.optimizer, OPTIMIZERS)
+    _check_bool("normalize_input", p.normalize_input)
 
 
 @dataclass(frozen=True)
@@ -118,16 +112,16 @@ class MLPParams:
         ``±feedback_scale / sqrt(fan)``, like the forward weights' default initialisation.
     """
 
-    hidden: tuple[int, ...] = (500, 500)
-    activation: str = "relu"
-    batch_size: int = 32
-    learning_rate: float = 0.02
-    momentum: float = 0.9
-    optimizer: str = "sgd"
-    weight_decay: float = 0.0
-    lr_decay: float = 0.8
-    normalize_input: bool = True
-    feedback_scale: float = 1.0
+    hidden: tuple[int, ...]
+    activation: str
+    batch_size: int
+    learning_rate: float
+    momentum: float
+    optimizer: str
+    weight_decay: float
+    lr_decay: float
+    normalize_input: bool
+    feedback_scale: float
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", _as_int_tuple("hidden", self.hidden))
@@ -154,18 +148,18 @@ class TargetPropParams:
         Std of the Gaussian corruption used to train the inverses (Lee et al. 2015).
     """
 
-    hidden: tuple[int, ...] = (500, 500)
-    activation: str = "tanh"
-    batch_size: int = 32
-    learning_rate: float = 3e-4
-    backward_learning_rate: float = 1e-3
-    target_step: float = 0.1
-    noise_std: float = 0.1
-    momentum: float = 0.0
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    lr_decay: float = 0.8
-    normalize_input: bool = True
+    hidden: tuple[int, ...]
+    activation: str
+    batch_size: int
+    learning_rate: float
+    backward_learning_rate: float
+    target_step: float
+    noise_std: float
+    momentum: float
+    optimizer: str
+    weight_decay: float
+    lr_decay: float
+    normalize_input: bool
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", _as_int_tuple("hidden", self.hidden))
@@ -208,23 +202,23 @@ class CNNParams:
         As in :class:`MLPParams`.
     """
 
-    channels: tuple[int, ...] = (32, 64, 64)
-    kernel_size: IntOrTuple = 3
-    stride: IntOrTuple = 1
-    padding: IntOrTuple = 1
-    pool: bool | tuple[bool, ...] = True
-    batch_norm: bool = True
-    fc_hidden: tuple[int, ...] = (128,)
-    dropout: float = 0.25
-    augment: str = "none"
-    activation: str = "relu"
-    batch_size: int = 64
-    learning_rate: float = 0.05
-    momentum: float = 0.9
-    optimizer: str = "sgd"
-    weight_decay: float = 0.0
-    lr_decay: float = 0.8
-    normalize_input: bool = True
+    channels: tuple[int, ...]
+    kernel_size: IntOrTuple
+    stride: IntOrTuple
+    padding: IntOrTuple
+    pool: bool | tuple[bool, ...]
+    batch_norm: bool
+    fc_hidden: tuple[int, ...]
+    dropout: float
+    augment: str
+    activation: str
+    batch_size: int
+    learning_rate: float
+    momentum: float
+    optimizer: str
+    weight_decay: float
+    lr_decay: float
+    normalize_input: bool
 
     def __post_init__(self):
         channels = _as_int_tuple("channels", self.channels)
@@ -246,6 +240,7 @@ class CNNParams:
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         _check_choice("augment", self.augment, AUGMENTATIONS)
+        _check_bool("batch_norm", self.batch_norm)
         _check_common(self)
 
     @staticmethod
@@ -296,10 +291,12 @@ PARAMS_CLASS = {
 
 
 def make_params(kind: str, params: dict | None = None):
-    """Build the parameter record of ``kind`` from ``DEFAULTS[kind]`` updated with ``params``.
+    """The parameter record of ``kind``: the defaults of ``models/<kind>.toml`` updated with ``params``.
 
     Unknown kinds or keys raise ``ValueError`` listing the valid ones.
     """
+    from ..registry import preset_params
+
     if kind not in KINDS:
         raise ValueError(f"unknown baseline kind {kind!r}; valid kinds are: {', '.join(KINDS)}")
     cls = PARAMS_CLASS[kind]
@@ -310,91 +307,11 @@ def make_params(kind: str, params: dict | None = None):
         raise ValueError(
             f"unknown parameter(s) {', '.join(map(repr, unknown))} for kind {kind!r}; valid: {', '.join(valid)}"
         )
-    merged = dict(DEFAULTS[kind])
-    merged.update(params)
-    for key in ("hidden", "channels", "fc_hidden"):
-        if key in merged and isinstance(merged[key], list):
-            merged[key] = tuple(merged[key])
-    for key in ("kernel_size", "stride", "padding", "pool"):
-        if key in merged and isinstance(merged[key], list):
+    merged = {**preset_params(kind), **params}
+    missing = [k for k in valid if k not in merged]
+    if missing:
+        raise ValueError(f"models/{kind}.toml, the defaults of {kind!r}, lacks {', '.join(missing)}")
+    for key in ("hidden", "channels", "fc_hidden", "kernel_size", "stride", "padding", "pool"):
+        if isinstance(merged.get(key), list):
             merged[key] = tuple(merged[key])
     return cls(**merged)
-
-
-# Defaults per kind = the configurations of models/<kind>.toml used for the 10-epoch
-# measurements (without the per-dataset overrides listed there).
-_MLP_DEFAULTS = dict(
-    hidden=(500, 500),
-    batch_size=32,
-    learning_rate=0.02,
-    momentum=0.9,
-    optimizer="sgd",
-    weight_decay=0.0,
-    lr_decay=0.8,
-    normalize_input=True,
-)
-_TP_DEFAULTS = dict(
-    hidden=(500, 500),
-    activation="tanh",
-    batch_size=32,
-    learning_rate=3e-4,
-    backward_learning_rate=1e-3,
-    target_step=0.1,
-    noise_std=0.1,
-    momentum=0.0,
-    optimizer="adam",
-    weight_decay=0.0,
-    lr_decay=0.8,
-    normalize_input=True,
-)
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "bp-mlp": dict(_MLP_DEFAULTS, activation="relu"),
-    "fa": dict(_MLP_DEFAULTS, activation="tanh", feedback_scale=1.0),
-    "dfa": dict(_MLP_DEFAULTS, activation="tanh", feedback_scale=1.0),
-    "tp": dict(_TP_DEFAULTS, learning_rate=1e-4, backward_learning_rate=3e-3, target_step=1.0),
-    "dtp": dict(_TP_DEFAULTS),
-    "sdtp": dict(_TP_DEFAULTS),
-    "bp-cnn": dict(
-        channels=(32, 64, 64),
-        kernel_size=3,
-        stride=1,
-        padding=1,
-        pool=True,
-        batch_norm=True,
-        fc_hidden=(128,),
-        dropout=0.25,
-        augment="none",
-        activation="relu",
-        batch_size=64,
-        learning_rate=0.05,
-        momentum=0.9,
-        optimizer="sgd",
-        weight_decay=0.0,
-        lr_decay=0.8,
-        normalize_input=True,
-    ),
-}
-
-
-def models_dir() -> Path:
-    """The repository's ``models/`` directory (presets ``<kind>.toml``)."""
-    return Path(__file__).resolve().parent.parent.parent / "models"
-
-
-def load_preset(kind: str, dataset: str | None = None, directory=None) -> dict[str, Any]:
-    """Parameters of ``models/<kind>.toml``: its ``[params]`` table updated with
-    ``[dataset_overrides.<dataset>]`` when ``dataset`` is given. Validated by :func:`make_params`."""
-    import tomllib
-
-    if kind not in KINDS:
-        raise ValueError(f"unknown baseline kind {kind!r}; valid kinds are: {', '.join(KINDS)}")
-    path = Path(directory or models_dir()) / f"{kind}.toml"
-    with open(path, "rb") as fh:
-        data = tomllib.load(fh)
-    if data.get("kind") != kind:
-        raise ValueError(f"{str(path)!r}: kind is {data.get('kind')!r}, expected {kind!r}")
-    params = dict(data.get("params", {}))
-    if dataset is not None:
-        params.update(data.get("dataset_overrides", {}).get(dataset, {}))
-    make_params(kind, params)  # validate
-    return params

@@ -4,8 +4,9 @@
 
 * ``out_dir/results.json`` and ``results.csv`` (:class:`brian_segdend.results.RunLog`),
   rewritten after every epoch;
-* ``out_dir/checkpoint.npz`` (model, optimiser, RNG state, epoch), rewritten atomically
-  after every epoch; ``resume=True`` continues from it.
+* ``out_dir/checkpoint.pt`` (model, optimiser, RNG state, epoch; ``torch.save``, read back with
+  ``torch.load(weights_only=True)``), rewritten atomically after every epoch; ``resume=True``
+  continues from it.
 
 Reproducibility: the model is initialised from ``torch.manual_seed(seed)``; the shuffling,
 augmentation, noise and dropout of epoch ``e`` are drawn from generators seeded with
@@ -26,14 +27,15 @@ import numpy as np
 import torch
 
 from .. import datasets
-from ..results import CheckpointError, RunLog, atomic_save_npz, error_percent, load_npz_checkpoint
+from ..results import BASELINE_CHECKPOINT, BRIAN_CHECKPOINT, CheckpointError, RunLog, atomic_write_bytes, error_percent
 from .cnn import BackpropCNN
 from .mlp import BackpropMLP, DirectFeedbackAlignmentMLP, FeedbackAlignmentMLP, TargetPropMLP
 from .params import KINDS, make_params
 
 __all__ = ["build_model", "train", "evaluate", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME"]
 
-CHECKPOINT_NAME = "checkpoint.npz"
+CHECKPOINT_NAME = BASELINE_CHECKPOINT
+LEGACY_CHECKPOINT = BRIAN_CHECKPOINT  # brian_segdend 0.1 stored the baselines' state flattened into .npz
 _EVAL_BATCH = 1000
 
 
@@ -77,59 +79,24 @@ def _make_optimizer(model, p) -> tuple[torch.optim.Optimizer, list[float]]:
     return opt, base_lrs
 
 
-# --- checkpoint (de)serialisation: nested dicts/lists of tensors <-> npz arrays + JSON skeleton ---
-
-
-def _flatten(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
-    if isinstance(obj, torch.Tensor):
-        key = f"t{len(arrays)}"
-        arrays[key] = obj.detach().cpu().numpy()
-        return {"__tensor__": key}
-    if isinstance(obj, dict):
-        return {"__dict__": [[_flatten(k, arrays), _flatten(v, arrays)] for k, v in obj.items()]}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_flatten(v, arrays) for v in obj]}
-    if isinstance(obj, list):
-        return [_flatten(v, arrays) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return {"__float__": repr(obj)}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
-
-
-def _unflatten(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
-    if isinstance(obj, dict):
-        if "__tensor__" in obj:
-            return torch.from_numpy(np.array(arrays[obj["__tensor__"]]))
-        if "__dict__" in obj:
-            return {_unflatten(k, arrays): _unflatten(v, arrays) for k, v in obj["__dict__"]}
-        if "__tuple__" in obj:
-            return tuple(_unflatten(v, arrays) for v in obj["__tuple__"])
-        if "__float__" in obj:
-            return float(obj["__float__"])
-    if isinstance(obj, list):
-        return [_unflatten(v, arrays) for v in obj]
-    return obj
+# --- checkpoints ---
 
 
 def save_checkpoint(path, state: dict[str, Any]) -> None:
-    """Write a nested state (dicts/lists/tuples of tensors and JSON scalars) atomically as ``.npz``."""
-    arrays: dict[str, np.ndarray] = {}
-    skeleton = _flatten(state, arrays)
-    atomic_save_npz(path, __state__=np.array(json.dumps(skeleton)), **arrays)
+    """Write a training state (nested dicts/lists of tensors and plain values) atomically with ``torch.save``."""
+    atomic_write_bytes(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path) -> dict[str, Any]:
-    """Inverse of :func:`save_checkpoint`; raises :class:`CheckpointError` for a bad file."""
-    arrays = load_npz_checkpoint(path)
-    if "__state__" not in arrays:
-        raise CheckpointError(f"{str(path)!r} holds no training state (no '__state__' entry)")
+    """Inverse of :func:`save_checkpoint` (``weights_only=True``: tensors and plain data only);
+    raises :class:`CheckpointError` naming the file for a corrupt or foreign one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
-        skeleton = json.loads(str(arrays.pop("__state__")))
-        state = _unflatten(skeleton, arrays)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {str(path)!r} has an unreadable state: {exc}") from exc
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, pickle and zip errors for bad files
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a training state: {exc}") from exc
     if not isinstance(state, dict) or not {"model", "optimizer", "epoch"} <= set(state):
         raise CheckpointError(f"checkpoint {str(path)!r} lacks model/optimizer/epoch entries")
     return state
@@ -206,6 +173,7 @@ def train(
     max_test_examples: int | None = None,
     num_threads: int | None = None,
     data: dict | None = None,
+    data_source: dict | None = None,
 ) -> dict[str, Any]:
     """Train baseline ``kind`` on ``dataset`` for ``epochs`` epochs and return the last epoch's metrics.
 
@@ -214,7 +182,7 @@ def train(
     kind : str
         One of :data:`KINDS`: ``"bp-mlp"``, ``"bp-cnn"``, ``"fa"``, ``"dfa"``, ``"tp"``, ``"dtp"``, ``"sdtp"``.
     params : dict or None
-        Overrides of ``DEFAULTS[kind]`` (or a parameter record).
+        Overrides of the defaults of ``kind``, ``models/<kind>.toml`` (or a parameter record).
     dataset : str
         ``"mnist"``, ``"fashion-mnist"`` or ``"cifar10"``.
     epochs : int
@@ -222,9 +190,9 @@ def train(
     seed : int
         Seeds the subset, the validation split, the initial weights and every epoch's draws.
     out_dir : str or Path
-        Run directory: ``results.json``, ``results.csv``, ``checkpoint.npz``.
+        Run directory: ``results.json``, ``results.csv``, ``checkpoint.pt``.
     resume : bool
-        Continue from ``out_dir/checkpoint.npz`` if it exists (the configuration must match).
+        Continue from ``out_dir/checkpoint.pt`` if it exists (the configuration must match).
     progress : bool
         Show a tqdm progress bar.
     data_dir : str or Path, optional
@@ -242,6 +210,9 @@ def train(
         Call ``torch.set_num_threads(num_threads)`` first.
     data : dict, optional
         Pre-loaded ``{"train": (X, y), "test": (X, y)}`` arrays instead of loading ``dataset``.
+    data_source : dict, optional
+        Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
+        ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
 
     Returns
     -------
@@ -286,6 +257,11 @@ def train(
     ckpt_path = out_dir / CHECKPOINT_NAME
     start_epoch, examples_seen, wall_before = 0, 0, 0.0
     log = None
+    if resume and not ckpt_path.exists() and (out_dir / LEGACY_CHECKPOINT).exists():
+        raise CheckpointError(
+            f"cannot resume {str(out_dir)!r}: its {LEGACY_CHECKPOINT} was written by brian_segdend 0.1; "
+            "finish the run with that version or start a new run directory"
+        )
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         meta = state.get("meta", {})
@@ -312,7 +288,8 @@ def train(
         except (FileNotFoundError, ValueError):
             log = None
     if log is None:
-        log = RunLog(out_dir, config, seed, kind, dataset)
+        source = data_source if data is not None else datasets.locate(dataset, data_dir).to_dict()
+        log = RunLog(out_dir, config, seed, kind, dataset, data_source=source)
         log.save()
     log.config = config
 
@@ -394,7 +371,7 @@ def train(
 def evaluate(
     out_dir, split: str = "test", data_dir=None, device: str = "cpu", max_examples: int | None = None
 ) -> float:
-    """Error (percent) of the model saved in ``out_dir/checkpoint.npz`` on a dataset split.
+    """Error (percent) of the model saved in ``out_dir/checkpoint.pt`` on a dataset split.
 
     ``split`` is ``"test"`` or ``"train"`` (the whole training split, validation part included).
     """

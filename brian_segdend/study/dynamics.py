@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import datasets as _datasets
+from ..plotting import save_figure
 from ..results import write_csv
-from .scalability import MODELS, load_runs
+from .tables import MODELS, load_runs
 
 __all__ = ["DESCRIPTION", "add_arguments", "run", "curves", "plot_dynamics"]
 
@@ -29,7 +30,7 @@ TICKS = tuple(m * 10**e for e in range(1, 8) for m in (1, 2, 5))
 METRICS = (("train_error", "train error % (running, during the epoch)"), ("val_error", "validation error %"))
 
 
-def add_arguments(parser):
+def add_arguments(parser) -> None:
     """Options of ``segdend experiment learning_dynamics``."""
     parser.add_argument("--runs", default=None, help=f"folder of run directories (default: {DEFAULT_RUNS})")
     parser.add_argument("--models", default=None, help="comma-separated models to plot (default: all found)")
@@ -47,7 +48,7 @@ def _select(value, found, valid, what):
     return names
 
 
-def curves(records):
+def curves(records: list[dict]) -> list[dict]:
     """Mean and sd over seeds per (dataset, model, epoch).
 
     Returns
@@ -80,7 +81,7 @@ def curves(records):
     return rows
 
 
-def plot_dynamics(rows, dataset, path):
+def plot_dynamics(rows: list[dict], dataset: str, path) -> Path:
     """Train and validation error against examples seen for every model of ``rows`` on ``dataset``."""
     import matplotlib
 
@@ -117,10 +118,7 @@ def plot_dynamics(rows, dataset, path):
     axes[0].set_ylim(bottom=0)
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"{dataset}: mean over seeds, band ±1 sd (per-epoch results)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=120)
 
 
 def _examples_label(value, _pos=None):
@@ -131,7 +129,17 @@ def _examples_label(value, _pos=None):
     return f"{value:g}"
 
 
-def run(budget, out, data_dir=None, resume=False, progress=True, runs=None, models=None, datasets=None, **unknown):
+def run(
+    budget: str,
+    out,
+    data_dir=None,
+    resume: bool = False,
+    progress: bool = True,
+    runs=None,
+    models=None,
+    datasets=None,
+    **unknown,
+) -> dict:
     """Plot the learning dynamics of the saved runs; returns ``{'figures', 'curves', 'rows'}``.
 
     Parameters

@@ -51,7 +51,7 @@ def main(argv=None):
     capacity = max(args.train, args.test, 100)
     sim = MicrocircuitSimulator(MicrocircuitNetwork(cfg, weights=weights, capacity=capacity), tempfile.mkdtemp())
     t = time.perf_counter()
-    sim.runner.build()
+    sim.build()
     build = time.perf_counter() - t
     sim.train(X[:100], U[:100])  # warm-up
     t = time.perf_counter()

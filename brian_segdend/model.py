@@ -115,6 +115,10 @@ class Model(Protocol):
 #: kind -> (config class, model class) as ``"module:attribute"``, imported when first asked for
 KINDS: dict[str, tuple[str, str]] = {
     "segdend": ("brian_segdend.config:ModelConfig", "brian_segdend.network:SegregatedDendriteNetwork"),
+    "microcircuit": (
+        "brian_segdend.microcircuits.config:MicrocircuitConfig",
+        "brian_segdend.microcircuits.network:MicrocircuitNetwork",
+    ),
 }
 
 

@@ -58,7 +58,7 @@ def main(argv=None):
         meta = json.loads(str(arrays.pop("meta")))
         sim.set_state({key.removeprefix("state/"): value for key, value in arrays.items()})
         print(f"resumed at epoch {meta['epoch'] + 1}, chunk {meta['chunk']}", flush=True)
-    sim.runner.build()
+    sim.build()
     while meta["epoch"] < args.epochs:
         epoch = meta["epoch"]
         order = np.random.default_rng([args.seed, epoch]).permutation(train_idx)

@@ -92,7 +92,7 @@ def make(case, capacity, monitors=False):
             mons[layer.name] = StateMonitor(layer.pyramidal, names, record=True, when="end", order=50)
             if layer.interneurons is not None:
                 mons[layer.name + "_I"] = StateMonitor(layer.interneurons, "u", record=True, when="end", order=50)
-        net.network.add(*mons.values())
+        net.brian_network.add(*mons.values())
     return cfg, weights, net, MicrocircuitSimulator(net), mons
 
 
@@ -165,7 +165,7 @@ def compare_chunks(case, chunks=3, per_chunk=3, monitors=False):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_matches_oracle_numpy(case, numpy_target):
+def test_matches_oracle_numpy(case, device):
     """Every step's potentials and, after each of two chunks, the whole state and the read-outs."""
     cfg, sim, mons, traces = compare_chunks(case, monitors=True)
     N = cfg.n_layers
@@ -184,18 +184,9 @@ def test_matches_oracle_numpy(case, numpy_target):
             np.testing.assert_allclose(got, np.array(values), rtol=RTOL, atol=ATOL, err_msg=f"{name}.{var}")
 
 
-@pytest.mark.standalone
+@pytest.mark.standalone_only
 @pytest.mark.parametrize("case", ["continuous", "sweep"])
-def test_matches_oracle_cpp_standalone(case, tmp_path):
+def test_matches_oracle_cpp_standalone(case, device):
     """The same chunked comparison compiled once by ``cpp_standalone`` (dense-row summed variables
     and pathways of :mod:`brian_segdend.codegen`); the state travels through ``run_args``."""
-    from brian2 import prefs, set_device
-    from brian2.devices.device import reinit_and_delete
-
-    set_device("cpp_standalone", build_on_run=False, directory=str(tmp_path / "build"))
-    prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
-    try:
-        compare_chunks(case)
-    finally:
-        reinit_and_delete()
-        set_device("runtime")
+    compare_chunks(case)

@@ -23,7 +23,7 @@ from brian_segdend.microcircuits import (
 )
 from brian_segdend.microcircuits.equations import inverse_rate
 
-pytestmark = pytest.mark.usefixtures("numpy_target")
+pytestmark = pytest.mark.usefixtures("device")
 FIXED = dict(eta_ff=(0.0,), eta_td=(0.0,), eta_ip=(0.0,), eta_pi=(0.0,))
 
 
@@ -136,7 +136,7 @@ def test_bad_input_is_rejected_before_running():
         inverse_rate(cfg.replace(transfer="logistic"), [1.0])
     with pytest.raises(ValueError, match="labels must be a 1-D array of classes 0..1"):
         class_targets(cfg, [0, 2])
-    assert sim.runner.simulation_seconds == 0  # nothing ran
+    assert sim.simulation_seconds == 0  # nothing ran
 
 
 def test_learning_rates_can_be_changed_and_are_carried():
@@ -185,7 +185,7 @@ def test_single_neurons_relax_to_their_fixed_points():
     mons = [
         StateMonitor(g, "u", record=True, when="end", order=50) for g in (net.layers[1].pyramidal, net.output.pyramidal)
     ]
-    net.network.add(*mons)
+    net.brian_network.add(*mons)
     u_trgt = np.array([[0.7, -1.2]])
     sim.present(np.zeros((1, 3)), u_trgt)  # nudged
     sim.present(np.zeros((1, 3)))  # free output, from the nudged fixed point

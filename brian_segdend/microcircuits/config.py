@@ -16,7 +16,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "MicrocircuitConfig",
@@ -93,6 +93,8 @@ class MicrocircuitConfig:
     target_low, target_high : float
         Target rates of wrong and correct classes in classification tasks (0.1, 0.8 [C]).
     """
+
+    kind: ClassVar[str] = "microcircuit"  # the model kind (brian_segdend.model.KINDS)
 
     n_inputs: int = 30
     n_hidden: tuple = (50,)

@@ -6,7 +6,7 @@ that counts steps and patterns. Patterns, targets and the nudge switch come from
 indexed by the pattern counter, and the run stops itself after its last pattern, so chunks of
 patterns rerun the same objects (runtime) or the same compiled binary (``cpp_standalone``).
 
-Schedule of one step (``net.network.scheduling_summary()`` prints it):
+Schedule of one step (``net.brian_network.scheduling_summary()`` prints it):
 
 ``continuous`` (spec §5.1, Jacobi: every right-hand side from the step-start state):
 ``groups`` 0 input filter; 1 rates ``r = phi(u)``; 2 dendritic sums (summed variables); 3 plasticity
@@ -29,11 +29,13 @@ import numpy as np
 from brian2 import Clock, EventMonitor, Network, NeuronGroup, Synapses, TimedArray, linked_var, ms
 
 from ..codegen import dense_rows_code_object
-from ..network import stop_run
+from ..model import Stimulus
+from ..simulator import stop_run
 from . import equations as eq
 from .config import MicrocircuitConfig
 from .schedule import schedule_continuous, schedule_sweep
-from .weights import check_weights, initial_weights
+from .tasks import class_targets
+from .weights import KEYS, check_weights, initial_weights, self_prediction_distances
 
 __all__ = ["MicrocircuitLayer", "MicrocircuitNetwork"]
 
@@ -122,6 +124,10 @@ class MicrocircuitNetwork:
         self.probes = bool(probes)
         self.sweep = cfg.dynamics == "sweep"
         self.N = cfg.n_layers
+        #: noise amplitude of learning runs (``continuous``; the config's ``sigma``, changeable between runs)
+        self.sigma = cfg.sigma
+        #: the longest run: ``capacity`` patterns of the longer of training and test presentations
+        self.max_duration = self.capacity * max(cfg.steps_per_example, cfg.steps_per_test) * cfg.dt * ms
         self.initial_values = {}  # (object name, variable) -> values before the first run
         self.dynamic_variables = {}  # object name -> state carried between patterns (and chunks)
 
@@ -164,7 +170,7 @@ class MicrocircuitNetwork:
             self.readouts[layer.name] = self._readout(layer.pyramidal, ["u", "v_A"], f"{layer.name}_probe")
             name = f"{layer.name}_interneurons"
             self.readouts[name] = self._readout(layer.interneurons, ["u"], f"{name}_probe")
-        self.network = Network(self.objects)
+        self.brian_network = Network(self.objects)
 
     # ------------------------------------------------------------------ access
     @property
@@ -195,7 +201,81 @@ class MicrocircuitNetwork:
     def __iter__(self):
         return iter(self.objects)
 
-    def carried(self, weights=True):
+    def matrices(self):
+        """``(key, k, Synapses)`` of every weight matrix, in the order of the weights dict."""
+        for key in ("ff", "td", "ip", "pi"):
+            for layer_index, layer in enumerate(self.layers):
+                if getattr(layer, key) is not None:
+                    yield key, layer_index, getattr(layer, key)
+
+    # ------------------------------------------------------------------ the model interface (model.py)
+    def draw_settings(self, n, rng):
+        """No random per-example settings (patterns are held for ``T_pres``)."""
+        return {}
+
+    def example_settings(self, n, learn, targets=None):
+        """``{'targets': (n, n_outputs)}`` if target potentials are given (checked), else ``{}``.
+
+        Without ``targets`` a training run nudges towards the class targets of the labels
+        (:func:`~brian_segdend.microcircuits.tasks.class_targets`) and a test run does not nudge.
+        A row of NaN presents a pattern without target.
+        """
+        if targets is None:
+            return {}
+        targets = np.asarray(targets, dtype=float)
+        if targets.shape != (n, self.config.n_outputs):
+            raise ValueError(f"targets have shape {targets.shape}; expected ({n}, {self.config.n_outputs})")
+        nan = np.isnan(targets)
+        if np.any(nan.any(axis=1) & ~nan.all(axis=1)) or np.any(np.isinf(targets)):
+            raise ValueError("each target row must be all finite (a target) or all NaN (no target)")
+        return {"targets": targets}
+
+    def stimulus(self, images, labels, learn, record=False, targets=None):
+        """The :class:`~brian_segdend.model.Stimulus` of one run: patterns, target potentials, nudging.
+
+        Parameters
+        ----------
+        images : array (n, n_inputs)
+            Input rates r_0.
+        labels : array of int (n,) or None
+            Classes; training without ``targets`` nudges towards their class targets.
+        learn : bool
+            Plasticity on (and noise :attr:`sigma`, in ``continuous``); patterns held ``T_pres``, else ``T_test``.
+        targets : array (n, n_outputs), optional
+            Target potentials (rows of NaN: no target).
+        """
+        cfg, cap, n = self.config, self.capacity, len(images)
+        if n > cap:
+            raise ValueError(f"{n} patterns do not fit in one run of this network (capacity={cap})")
+        if targets is None:
+            targets = (
+                class_targets(cfg, labels) if learn and labels is not None else np.full((n, cfg.n_outputs), np.nan)
+            )
+        tables = {
+            self.patterns: np.zeros((cap, cfg.n_inputs)),
+            self.targets: np.zeros((cap, cfg.n_outputs)),
+            self.nudged: np.zeros(cap),
+        }
+        has_target = ~np.isnan(targets).any(axis=1)
+        tables[self.patterns][:n] = images
+        tables[self.targets][:n][has_target] = targets[has_target]
+        tables[self.nudged][:n] = has_target
+        steps = cfg.steps_per_example if learn else cfg.steps_per_test
+        ctrl = self.controller
+        variables = {(ctrl, "n_examples"): n, (ctrl, "plastic"): int(learn), (ctrl, "steps_per_example"): steps}
+        if "sigma" in ctrl.variables:
+            variables[(ctrl, "sigma")] = float(self.sigma) * bool(learn)
+        return Stimulus(tables, variables, n * steps)
+
+    def load(self, stimulus):
+        """Write a stimulus into the objects and restart the pattern counters (runtime devices)."""
+        for table, values in stimulus.tables.items():
+            table.values[:] = values
+        for (obj, name), value in stimulus.variables.items():
+            setattr(obj, name, value)
+        self.controller.example = self.controller.step = 0
+
+    def state_variables(self, weights=True):
         """``{object: [variable, ...]}`` carried from run to run: dynamic state, and (``weights``)
         weights, biases and learning rates."""
         objs = {}
@@ -207,60 +287,49 @@ class MicrocircuitNetwork:
                 objs[obj] = names
         return objs
 
-    def matrices(self):
-        """``(key, k, Synapses)`` of every weight matrix, in the order of the weights dict."""
-        for key in ("ff", "td", "ip", "pi"):
-            for layer_index, layer in enumerate(self.layers):
-                if getattr(layer, key) is not None:
-                    yield key, layer_index, getattr(layer, key)
+    def initial_value(self, obj, name):
+        """Value before the first run: the initial weight, bias or rate, else zeros (a ``Synapses``
+        variable has the size of the object's initial weights, unknown to Brian before the build)."""
+        var = obj.variables[name]
+        sizes = [np.size(v) for (owner, _), v in self.initial_values.items() if owner == obj.name]
+        shape = (1,) if var.scalar else (max(sizes) if sizes else var.size,)
+        initial = self.initial_values.get((obj.name, name))
+        return np.array(np.zeros(shape) if initial is None else np.broadcast_to(initial, shape), dtype=var.dtype)
 
-    # ------------------------------------------------------------------ stimulus
-    def stimulus(self, patterns, targets, learn, steps_per_example, sigma=None):
-        """Values of the stimulus ``TimedArray`` s and controller settings for one run.
+    def readout(self, learn):
+        """The output somata at the last step of each pattern."""
+        return self.readouts["output"], "u"
 
-        Parameters
-        ----------
-        patterns : array (n, n_inputs)
-        targets : array (n, n_outputs)
-            Target potentials; a row of NaN means no target for that pattern (no nudging).
-        learn : bool
-            Plasticity on (and noise, in ``continuous``).
-        steps_per_example : int
-        sigma : float, optional
-            Noise amplitude while learning (default: the config's).
+    def predict(self, outputs):
+        """Class of the output neuron with the highest rate (spec §6.3; first on ties)."""
+        return np.argmax(self.phi.pyfunc(np.asarray(outputs)), axis=1)
 
-        Returns
-        -------
-        ({TimedArray: values}, {controller variable: value})
-        """
-        cap, n = self.capacity, len(patterns)
-        if n > cap:
-            raise ValueError(f"{n} patterns do not fit in one run of this network (capacity={cap})")
-        values = {
-            self.patterns: np.zeros((cap, self.config.n_inputs)),
-            self.targets: np.zeros((cap, self.config.n_outputs)),
-            self.nudged: np.zeros(cap),
-        }
-        has_target = ~np.isnan(targets).any(axis=1)
-        values[self.patterns][:n] = patterns
-        values[self.targets][:n][has_target] = targets[has_target]
-        values[self.nudged][:n] = has_target
-        controls = {"n_examples": n, "plastic": int(learn), "steps_per_example": int(steps_per_example)}
-        if "sigma" in self.controller.variables:
-            controls["sigma"] = (self.config.sigma if sigma is None else float(sigma)) * bool(learn)
-        return values, controls
+    def read_weights(self, value):
+        """``{'ff', 'b', 'td', 'ip', 'b_I', 'pi'}``: lists of arrays in the spec's shapes."""
+        weights = {key: [] for key in KEYS}
+        for key, _, syn in self.matrices():
+            weights[key].append(np.array(value(syn, "w")).reshape(syn.source.N, syn.target.N).T.copy())
+        for layer in self.layers[1:]:
+            weights["b"].append(np.array(value(layer.pyramidal, "b")))
+            if layer.interneurons is not None:
+                weights["b_I"].append(np.array(value(layer.interneurons, "b")))
+        return weights
 
-    def load(self, stimulus, controls):
-        """Write :meth:`stimulus` output into the objects (runtime, or standalone before the build)."""
-        for ta, values in stimulus.items():
-            ta.values[:] = values
-        for name, value in controls.items():
-            setattr(self.controller, name, value)
-        self.controller.example = self.controller.step = 0
+    def write_weights(self, weights, assign):
+        """Replace all weights and biases (validated: keys, shapes, finiteness)."""
+        check_weights(self.config, weights)
+        index = {key: 0 for key in KEYS}
+        for key, _, syn in self.matrices():
+            assign(syn, "w", np.asarray(weights[key][index[key]], float).T.ravel())
+            index[key] += 1
+        for k, layer in enumerate(self.layers[1:]):
+            assign(layer.pyramidal, "b", np.asarray(weights["b"][k], float))
+            if layer.interneurons is not None:
+                assign(layer.interneurons, "b", np.asarray(weights["b_I"][k], float))
 
-    def max_duration(self):
-        """Longest run: ``capacity`` patterns of the longer of training and test presentations."""
-        return self.capacity * max(self.config.steps_per_example, self.config.steps_per_test) * self.config.dt * ms
+    def diagnostics(self, weights):
+        """Distances of the interneuron weights from the self-predicting state (spec §4), per hidden layer."""
+        return self_prediction_distances(self.config, weights)
 
     # ------------------------------------------------------------------ construction
     def _build_controller(self):

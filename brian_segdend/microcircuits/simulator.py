@@ -1,8 +1,11 @@
-"""Present patterns to a :class:`MicrocircuitNetwork`, learn, test, and read or set its weights and state.
+"""Present patterns with target potentials to a :class:`MicrocircuitNetwork` (regression, probes,
+learning rates), on top of the model-agnostic :class:`~brian_segdend.simulator.Simulator`.
 
-The model-specific half of running a microcircuit: validation of patterns and targets, chunking,
-weights in the spec's shapes, learning rates, and the test protocol (spec §5.1: sigma = 0, plasticity
-and output nudging off). The device-specific half is :class:`~brian_segdend.microcircuits.runner.ChunkRunner`.
+The generic :class:`~brian_segdend.simulator.Simulator` trains a microcircuit on labelled images like
+any model kind (``segdend train``); this front end adds what the paper's experiments need besides:
+arbitrary target potentials, the read-out of every probe, state-preserving probes, and learning
+rates and noise changed between runs (the self-prediction pre-training). The test protocol is spec
+§5.1: sigma = 0, plasticity and output nudging off.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ import warnings
 
 import numpy as np
 
+from ..simulator import Simulator
 from .network import MicrocircuitNetwork
-from .weights import KEYS, check_weights
 
 __all__ = ["MicrocircuitSimulator"]
 
@@ -27,6 +30,11 @@ class MicrocircuitSimulator:
     build_directory : str, optional
         ``cpp_standalone`` project directory (a temporary one by default).
 
+    Attributes
+    ----------
+    simulator : Simulator
+        The generic simulator of the network (runs, weights and state on every device).
+
     Examples
     --------
     >>> from brian2 import prefs
@@ -37,15 +45,29 @@ class MicrocircuitSimulator:
     """
 
     def __init__(self, network: MicrocircuitNetwork, build_directory=None):
-        from .runner import ChunkRunner
-
         if not isinstance(network, MicrocircuitNetwork):
             raise TypeError(f"network must be a MicrocircuitNetwork, got {type(network).__name__}")
         self.net = network
         self.config = network.config
-        self.runner = ChunkRunner(network, build_directory)
-        #: noise amplitude while learning (``continuous``; the config's ``sigma``, changeable between runs)
-        self.sigma = network.config.sigma
+        self.simulator = Simulator(network, build_directory)
+
+    @property
+    def sigma(self):
+        """Noise amplitude while learning (``continuous``; the config's ``sigma``, changeable between runs)."""
+        return self.net.sigma
+
+    @sigma.setter
+    def sigma(self, value):
+        self.net.sigma = float(value)
+
+    @property
+    def simulation_seconds(self):
+        """Seconds spent inside simulation runs (standalone: the binary)."""
+        return self.simulator.simulation_seconds
+
+    def build(self):
+        """Compile now (``cpp_standalone``; nothing to do under runtime targets)."""
+        self.simulator.build()
 
     # ------------------------------------------------------------------ presenting patterns
     def present(self, patterns, targets=None, learn=False, seed=None):
@@ -70,19 +92,15 @@ class MicrocircuitSimulator:
             (alpha v_B; the forward pass in ``sweep``) and rate, at the last step of each pattern;
             with ``probes``, also ``{'<layer>': {'u', 'v_A'}, '<layer>_interneurons': {'u'}}``.
         """
-        cfg = self.config
+        cfg, net = self.config, self.net
         patterns = np.asarray(patterns, dtype=float)
         if patterns.ndim != 2 or patterns.shape[1] != cfg.n_inputs:
             raise ValueError(f"patterns have shape {patterns.shape}; expected (n, {cfg.n_inputs})")
         if not np.all(np.isfinite(patterns)):
             raise ValueError("patterns contain non-finite values")
         n = len(patterns)
-        targets = np.full((n, cfg.n_outputs), np.nan) if targets is None else np.asarray(targets, dtype=float)
-        if targets.shape != (n, cfg.n_outputs):
-            raise ValueError(f"targets have shape {targets.shape}; expected ({n}, {cfg.n_outputs})")
-        partial = np.isnan(targets).any(axis=1) & ~np.isnan(targets).all(axis=1)
-        if np.any(partial) or np.any(np.isinf(targets)):
-            raise ValueError("each target row must be all finite (a target) or all NaN (no target)")
+        targets = np.full((n, cfg.n_outputs), np.nan) if targets is None else targets
+        targets = net.example_settings(n, learn, targets=targets)["targets"]
         has = ~np.isnan(targets).any(axis=1)
         if cfg.nudge == "conductance" and np.any((targets[has] < cfg.E_inh) | (targets[has] > cfg.E_exc)):
             warnings.warn(
@@ -90,19 +108,20 @@ class MicrocircuitSimulator:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        steps = cfg.steps_per_example if learn else cfg.steps_per_test
-        chunks = []
-        for c, start in enumerate(range(0, n, self.net.capacity)):
-            sl = slice(start, start + self.net.capacity)
-            stimulus, controls = self.net.stimulus(patterns[sl], targets[sl], learn, steps, self.sigma)
-            chunks.append(self.runner.run(stimulus, controls, None if seed is None else int(seed) + c))
+        recorded = {
+            name: {var: [] for var in sorted(set(mon.record_variables) - {"i", "t"})}
+            for name, mon in net.readouts.items()
+        }
+        for c, start in enumerate(range(0, n, net.capacity)):
+            sl = slice(start, start + net.capacity)
+            stimulus = net.stimulus(patterns[sl], None, learn, targets=targets[sl])
+            self.simulator.run(stimulus, seed=None if seed is None else int(seed) + c)
+            for name, mon in net.readouts.items():
+                for var, values in recorded[name].items():
+                    values.append(self.simulator.recorded(mon, var).reshape(-1, mon.source.N))
         result = {}
-        for name, mon in self.net.readouts.items():
-            variables = sorted(set(mon.record_variables) - {"i", "t"})
-            values = {
-                var: np.concatenate([chunk[name][var] for chunk in chunks]) if chunks else np.zeros((0, mon.source.N))
-                for var in variables
-            }
+        for name, mon in net.readouts.items():
+            values = {var: np.concatenate(v) if v else np.zeros((0, mon.source.N)) for var, v in recorded[name].items()}
             if any(len(v) != n for v in values.values()):
                 raise RuntimeError(f"expected {n} read-outs of {name}, got {[len(v) for v in values.values()]}")
             if name == "output":
@@ -139,27 +158,11 @@ class MicrocircuitSimulator:
     # ------------------------------------------------------------------ weights and learning rates
     def get_weights(self):
         """``{'ff', 'b', 'td', 'ip', 'b_I', 'pi'}``: lists of arrays in the spec's shapes."""
-        weights = {key: [] for key in KEYS}
-        for key, _, syn in self.net.matrices():
-            w = self.runner.value(syn, "w").reshape(syn.source.N, syn.target.N).T.copy()
-            weights[key].append(w)
-        for layer in self.net.layers[1:]:
-            weights["b"].append(self.runner.value(layer.pyramidal, "b").copy())
-            if layer.interneurons is not None:
-                weights["b_I"].append(self.runner.value(layer.interneurons, "b").copy())
-        return weights
+        return self.simulator.get_weights()
 
     def set_weights(self, weights):
         """Replace all weights and biases (validated: keys, shapes, finiteness)."""
-        check_weights(self.config, weights)
-        index = {key: 0 for key in KEYS}
-        for key, _, syn in self.net.matrices():
-            self.runner.assign(syn, "w", np.asarray(weights[key][index[key]], float).T.ravel())
-            index[key] += 1
-        for k, layer in enumerate(self.net.layers[1:]):
-            self.runner.assign(layer.pyramidal, "b", weights["b"][k])
-            if layer.interneurons is not None:
-                self.runner.assign(layer.interneurons, "b", weights["b_I"][k])
+        self.simulator.set_weights(weights)
 
     @property
     def learning_rates(self):
@@ -168,7 +171,7 @@ class MicrocircuitSimulator:
         for key, k, _ in self.net.matrices():
             group = self._eta_owner(key, k)
             if f"eta_{key}" in group.variables:
-                rates[key][k - 1] = float(self.runner.value(group, f"eta_{key}")[0])
+                rates[key][k - 1] = float(np.ravel(self.simulator.value(group, f"eta_{key}"))[0])
         return {key: tuple(v) for key, v in rates.items()}
 
     def set_learning_rates(self, **rates):
@@ -189,7 +192,7 @@ class MicrocircuitSimulator:
                     if value != 0:
                         raise ValueError(f"eta_{key}[{k - 1}] was 0 in the config: that matrix was built fixed")
                     continue
-                self.runner.assign(group, f"eta_{key}", value)
+                self.simulator.assign(group, f"eta_{key}", value)
 
     def _eta_owner(self, key, k):
         layer = self.net.layers[k]
@@ -198,27 +201,16 @@ class MicrocircuitSimulator:
     # ------------------------------------------------------------------ state
     def get_state(self):
         """``{'<object>.<variable>': array}``: weights, biases, learning rates and dynamic state."""
-        return {
-            f"{obj.name}.{name}": self.runner.value(obj, name).copy()
-            for obj, names in self.net.carried().items()
-            for name in names
-        }
+        return self.simulator.get_state()
 
     def set_state(self, state):
-        """Restore :meth:`get_state`'s output exactly; names and sizes must match this network."""
-        carried = {f"{obj.name}.{name}": (obj, name) for obj, names in self.net.carried().items() for name in names}
-        missing, unknown = set(carried) - set(state), set(state) - set(carried)
-        if missing or unknown:
-            raise ValueError(
-                f"state does not fit this network: missing {sorted(missing)[:5]}, unknown {sorted(unknown)[:5]}"
-            )
-        for key, (obj, name) in carried.items():
-            values = np.asarray(state[key], dtype=float)
-            if values.size != self.runner.value(obj, name).size or not np.all(np.isfinite(values)):
-                raise ValueError(
-                    f"state {key!r} has {values.size} values or non-finite ones; expected {self.runner.value(obj, name).size}"
-                )
-            self.runner.assign(obj, name, values.reshape(self.runner.value(obj, name).shape))
+        """Restore :meth:`get_state`'s output exactly; names and shapes must match this network."""
+        bad = sorted(key for key, values in state.items() if not np.all(np.isfinite(values)))
+        if bad:
+            raise ValueError(f"state {bad[0]!r} contains non-finite values")
+        self.simulator.set_state(state)
 
     def _dynamic_keys(self):
-        return {f"{obj.name}.{name}" for obj, names in self.net.carried(weights=False).items() for name in names}
+        return {
+            f"{obj.name}.{name}" for obj, names in self.net.state_variables(weights=False).items() for name in names
+        }

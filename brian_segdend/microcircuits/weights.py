@@ -14,7 +14,7 @@ import numpy as np
 
 from .config import MicrocircuitConfig
 
-__all__ = ["KEYS", "initial_weights", "self_predicting", "check_weights", "weight_shapes"]
+__all__ = ["KEYS", "initial_weights", "self_predicting", "self_prediction_distances", "check_weights", "weight_shapes"]
 
 KEYS = ("ff", "b", "td", "ip", "b_I", "pi")
 
@@ -64,6 +64,18 @@ def self_predicting(config: MicrocircuitConfig, weights) -> dict:
         out["pi"][k - 1] = -out["td"][k - 1]
         out["ip"][k - 1] = factor * out["ff"][k]
         out["b_I"][k - 1] = factor * out["b"][k]
+    return out
+
+
+def self_prediction_distances(config: MicrocircuitConfig, weights) -> dict:
+    """How far the interneuron weights are from :func:`self_predicting`, per hidden layer k:
+    ``{'pi_distance_hidden<k>': ||W^PI + W^PP_{k,k+1}||_F, 'ip_distance_hidden<k>': ||W^IP - (alpha_{k+1}/delta_I) W^PP_{k+1,k}||_F}``.
+    """
+    out = {}
+    for k in range(1, config.n_layers):
+        factor = config.self_prediction_factor(k)
+        out[f"pi_distance_hidden{k}"] = float(np.linalg.norm(weights["pi"][k - 1] + weights["td"][k - 1]))
+        out[f"ip_distance_hidden{k}"] = float(np.linalg.norm(weights["ip"][k - 1] - factor * weights["ff"][k]))
     return out
 
 

@@ -297,8 +297,9 @@ class MicrocircuitNetwork:
         return np.array(np.zeros(shape) if initial is None else np.broadcast_to(initial, shape), dtype=var.dtype)
 
     def readout(self, learn):
-        """The output somata at the last step of each pattern."""
-        return self.readouts["output"], "u"
+        """The output at the last step of each pattern: its feedforward prediction ``u_ff`` while learning
+        (the nudged soma would contain the target), the soma ``u`` at test."""
+        return self.readouts["output"], "u_ff" if learn else "u"
 
     def predict(self, outputs):
         """Class of the output neuron with the highest rate (spec §6.3; first on ties)."""

@@ -151,3 +151,30 @@ def test_the_mnist_driver_resumes_its_checkpoint(device, tmp_path):
     for key in full.files:
         if key.startswith("state/"):
             np.testing.assert_array_equal(full[key], resumed[key], err_msg=key)
+
+
+# ------------------------------------------------------------------ search space and the pre-training command
+@pytest.mark.codegen_independent
+def test_search_space_maps_onto_valid_microcircuits():
+    """The corners of the microcircuit search space are valid networks with the coupling lambda in every
+    layer and bottom-up rates eta_0 / kappa_k (inverse mixing factors)."""
+    from brian_segdend.microcircuits import inverse_mixing_rates
+    from brian_segdend.study import hyperopt
+
+    for pick in ("low", "high"):
+        point = {d.name: getattr(d, pick) for d in hyperopt.search_space("microcircuit")}
+        config = MicrocircuitConfig.from_dict(hyperopt.to_params("microcircuit", point))
+        assert len(config.n_hidden) == point["n_layers"] and config.minibatch == point["minibatch"]
+        for lam in (config.lambda_hidden, config.lambda_output, config.lambda_I):
+            assert lam == pytest.approx(point["coupling"])
+        assert config.eta_ff == pytest.approx(inverse_mixing_rates(config, point["eta_0"])["eta_ff"])
+        assert config.eta_ip == (pytest.approx(point["eta_ip"]),) * len(config.n_hidden)
+
+
+@pytest.mark.codegen_independent
+def test_selfpredict_rejects_other_kinds_before_building(tmp_path, capsys):
+    from brian_segdend.cli import main
+
+    assert main(["selfpredict", "--model", "ref-s", "--out", str(tmp_path / "x")]) == 2
+    assert "'ref-s' is of kind 'segdend'; selfpredict needs a microcircuit model" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

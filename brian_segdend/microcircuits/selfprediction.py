@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["self_prediction_errors", "pretrain_self_prediction"]
+__all__ = ["self_prediction_errors", "pretrain_self_prediction", "pretrain_and_check"]
 
 
 def self_prediction_errors(sim, patterns):
@@ -85,3 +85,37 @@ def pretrain_self_prediction(sim, n_patterns, rng, low=-1.0, high=1.0, sigma=0.1
     finally:
         sim.set_learning_rates(ff=rates["ff"], td=rates["td"])
         sim.sigma = noise
+
+
+def pretrain_and_check(config, n_patterns, seed=0, checks=4, n_probe=50, build_directory=None):
+    """The pre-training phase with its check, on the active device (``segdend selfpredict``).
+
+    Builds a network of ``config`` (weights from ``seed``), measures :func:`self_prediction_errors`
+    on ``n_probe`` fixed patterns, then ``checks`` times pre-trains ``n_patterns / checks`` patterns
+    (:func:`pretrain_self_prediction`) and measures again.
+
+    Returns
+    -------
+    (MicrocircuitSimulator, dict)
+        The simulator and ``{'history': [{'patterns': int, '<layer>': {...}}, ...], 'reached': bool}``;
+        ``reached``: every measure of every hidden layer (apical potential, interneuron mismatch, both
+        weight distances) ends below its start.
+    """
+    from .network import MicrocircuitNetwork
+    from .simulator import MicrocircuitSimulator
+
+    per_check = -(-int(n_patterns) // int(checks))
+    sim = MicrocircuitSimulator(
+        MicrocircuitNetwork(config, seed=seed, capacity=min(per_check, 1000), probes=True), build_directory
+    )
+    rng = np.random.default_rng([seed, 1])
+    probe = rng.uniform(-1.0, 1.0, (n_probe, config.n_inputs))
+    history = [{"patterns": 0, **self_prediction_errors(sim, probe)}]
+    for c in range(int(checks)):
+        pretrain_self_prediction(sim, per_check, rng, seed=seed + 1 + c)
+        history.append({"patterns": (c + 1) * per_check, **self_prediction_errors(sim, probe)})
+    first, last = history[0], history[-1]
+    reached = all(
+        last[layer][key] < first[layer][key] for layer in first if layer != "patterns" for key in first[layer]
+    )
+    return sim, {"history": history, "reached": bool(reached)}

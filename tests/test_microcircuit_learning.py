@@ -77,7 +77,7 @@ def test_self_prediction_is_learned_from_a_random_start(device, tmp_path):
     assert sim.learning_rates["ff"] == cfg.eta_ff  # restored after the pre-training phase
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.standalone_only
 def test_regression_continuous_full_model_beats_the_shallow_learner(device, tmp_path):
     """The continuous network (100 ms per pattern, noise 0.3) with the default test's change per pattern

@@ -12,11 +12,11 @@ quantities of the right dimension (``0.1/ms``, ``3*ms``), which are converted to
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from ..model import PlainData
 
 __all__ = [
     "MicrocircuitConfig",
@@ -43,7 +43,7 @@ INITS = ("uniform", "glorot")
 
 
 @dataclass(frozen=True)
-class MicrocircuitConfig:
+class MicrocircuitConfig(PlainData):
     """All parameters of a dendritic-microcircuit network, with the spec's defaults.
 
     Parameters
@@ -95,6 +95,7 @@ class MicrocircuitConfig:
     """
 
     kind: ClassVar[str] = "microcircuit"  # the model kind (brian_segdend.model.KINDS)
+    options_name: ClassVar[str] = "microcircuit"
 
     n_inputs: int = 30
     n_hidden: tuple = (50,)
@@ -151,24 +152,6 @@ class MicrocircuitConfig:
         for name in ("eta_td", "eta_ip", "eta_pi"):
             set_(name, _rates(name, getattr(self, name), len(self.n_hidden), eta_unit))
         self._validate()
-
-    # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> MicrocircuitConfig:
-        """Build a config from a mapping, rejecting unknown keys by name."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown microcircuit option(s) {unknown}; valid options are: {', '.join(sorted(known))}")
-        return cls(**dict(values))
-
-    def replace(self, **changes) -> MicrocircuitConfig:
-        """A copy with some options changed (unknown names raise ``ValueError``)."""
-        return MicrocircuitConfig.from_dict({**self.to_dict(), **changes})
-
-    def to_dict(self) -> dict:
-        """Plain-data form (lists for tuples), suitable for JSON/TOML."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
     # ------------------------------------------------------------------ derived constants (spec §2.3)
     @property

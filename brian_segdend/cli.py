@@ -270,7 +270,7 @@ def _selfpredict(args):
 
     from . import datasets, devices, registry
     from .results import atomic_write_text
-    from .training import NETWORK, save_network
+    from .training import NETWORK, architecture_key, save_network
 
     spec = registry.load_model(args.model).with_settings(args.set)
     if spec.kind != "microcircuit":
@@ -279,7 +279,9 @@ def _selfpredict(args):
     out = Path(args.out or f"runs/{spec.name}-selfpredict-s{args.seed}")
     from .microcircuits.selfprediction import pretrain_and_check
 
-    build = datasets.cache_dir() / "build-selfpredict" if args.device in ("auto", "cpp_standalone") else None
+    build = None
+    if args.device in ("auto", "cpp_standalone"):  # one build per configuration and pattern count
+        build = datasets.cache_dir() / f"build-selfpredict-{architecture_key(config, args.patterns)}"
     device = devices.activate(args.device, build_directory=build)
     print(f"model {spec.name}, device {device}: {args.patterns} patterns without target, W^IP and W^PI learning")
     sim, report = pretrain_and_check(config, args.patterns, args.seed, args.checks, build_directory=build)

@@ -178,3 +178,26 @@ def test_selfpredict_rejects_other_kinds_before_building(tmp_path, capsys):
     assert main(["selfpredict", "--model", "ref-s", "--out", str(tmp_path / "x")]) == 2
     assert "'ref-s' is of kind 'segdend'; selfpredict needs a microcircuit model" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.long
+@pytest.mark.standalone_only
+def test_selfpredict_reaches_and_saves_the_self_predicting_state(device, tmp_path, capsys):
+    """``segdend selfpredict`` on the regression network (600 patterns, three checks, cpp_standalone):
+    every measure falls, the apical potential by more than 10 % (check 6's protocol), exit status 0,
+    the history in selfprediction.json and the pre-trained weights in network.npz."""
+    from brian_segdend.cli import main
+
+    out = tmp_path / "sp"
+    assert (
+        main(["selfpredict", "--patterns", "600", "--checks", "3", "--device", "cpp_standalone", "--out", str(out)])
+        == 0
+    )
+    report = json.loads((out / "selfprediction.json").read_text())
+    first, last = report["history"][0]["hidden1"], report["history"][-1]["hidden1"]
+    assert report["reached"] and last["apical"] < 0.9 * first["apical"], (first, last)
+    config, weights = load_network(out / "network.npz")
+    assert config == load_config("microcircuit-regression")
+    factor = config.self_prediction_factor(1)
+    assert np.linalg.norm(weights["ip"][0] - factor * weights["ff"][1]) == pytest.approx(last["ip"])
+    assert "self-predicting state reached" in capsys.readouterr().out

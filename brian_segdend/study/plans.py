@@ -73,7 +73,7 @@ GROUPS = {"spiking": "Brian models (segregated dendrites, microcircuits)", "base
 COST_MS = {
     "ref-s": ((2.4, 6.0), (10.5, 26.0)),
     "lange-base": ((0.8, 0.5), (3.2, 1.4)),
-    "microcircuit-mnist": ((1.6, 1.0), (3.3, 2.0)),  # 784-500-500-10 sweep: 55 000 images in ~90 s (README)
+    "microcircuit-mnist": ((1.6, 1.0), (3.3, 2.0)),  # 784-500-500-10 sweep: 55 000 images in 53-350 s (README)
     "bp-mlp": ((0.08, 0.01), (0.23, 0.03)),
     "bp-cnn": ((0.95, 0.3), (1.4, 0.4)),
     "fa": ((0.10, 0.01), (0.28, 0.03)),

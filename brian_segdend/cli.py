@@ -31,6 +31,8 @@ EXAMPLES = {
   segdend data                                     # where each dataset is (downloads what is missing)
   segdend data mnist cifar10 --data-dir ~/data     # fetch two datasets into ~/data (must exist)
   segdend data --no-download                       # check only""",
+    "selfpredict": """\
+  segdend selfpredict --model microcircuit-regression --patterns 2000 --out runs/selfpredict""",
     "plot": """\
   segdend plot runs/ref-s
   segdend plot runs/ref-s --out figures/ref-s""",
@@ -157,6 +159,15 @@ def _parser():
 
     command("models", help="list the named models")
 
+    s = command("selfpredict", help="pre-train a microcircuit into the self-predicting state (spec §4) and check it")
+    s.add_argument("--model", default="microcircuit-regression", help="a microcircuit model (name or .toml)")
+    s.add_argument("--set", action="append", default=None, metavar="KEY=VALUE", help="change one model parameter")
+    s.add_argument("--patterns", type=_integer(1), default=2000, help="patterns U(-1, 1) without target")
+    s.add_argument("--checks", type=_integer(1), default=4, help="measurements during the pre-training")
+    s.add_argument("--seed", type=_integer(0), default=0)
+    s.add_argument("--device", default="auto", choices=("auto",) + DEVICES)
+    s.add_argument("--out", default=None, help="run directory (default: runs/<model>-selfpredict-s<seed>)")
+
     d = command("data", help="find the datasets (downloading missing ones) and print where they are")
     d.add_argument("names", nargs="*", type=_dataset, metavar="DATASET", help=f"default: {' '.join(DATASETS)}")
     _data_options(d)
@@ -234,6 +245,8 @@ def _run(args):
         return 0
     if args.command == "test":
         return _test(args)
+    if args.command == "selfpredict":
+        return _selfpredict(args)
     return _train(args)
 
 
@@ -249,6 +262,43 @@ def _test(args):
     err = evaluate(network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir)
     print(f"test error {err:.2f} % ({args.dataset}, device {device})")
     return 0
+
+
+def _selfpredict(args):
+    """``segdend selfpredict``: the pre-training phase, its check printed and saved, the network saved."""
+    import json
+
+    from . import datasets, devices, registry
+    from .results import atomic_write_text
+    from .training import NETWORK, architecture_key, save_network
+
+    spec = registry.load_model(args.model).with_settings(args.set)
+    if spec.kind != "microcircuit":
+        raise ValueError(f"--model {spec.name!r} is of kind {spec.kind!r}; selfpredict needs a microcircuit model")
+    config = spec.config()
+    out = Path(args.out or f"runs/{spec.name}-selfpredict-s{args.seed}")
+    from .microcircuits.selfprediction import pretrain_and_check
+
+    build = None
+    if args.device in ("auto", "cpp_standalone"):  # one build per configuration and pattern count
+        build = datasets.cache_dir() / f"build-selfpredict-{architecture_key(config, args.patterns)}"
+    device = devices.activate(args.device, build_directory=build)
+    print(f"model {spec.name}, device {device}: {args.patterns} patterns without target, W^IP and W^PI learning")
+    sim, report = pretrain_and_check(config, args.patterns, args.seed, args.checks, build_directory=build)
+    for row in report["history"]:
+        print(
+            f"{row['patterns']:7d} patterns: "
+            + "; ".join(
+                f"{layer} " + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+                for layer, values in row.items()
+                if layer != "patterns"
+            )
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "selfprediction.json", json.dumps({"model": spec.name, **report}, indent=1))
+    save_network(out / NETWORK, sim.simulator)
+    print(f"self-predicting state {'reached' if report['reached'] else 'NOT reached'}; network in {out / NETWORK}")
+    return 0 if report["reached"] else 1
 
 
 def _train(args):

@@ -11,13 +11,14 @@ import dataclasses
 import math
 import numbers
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from brian2.units import Quantity, ms
 from brian2.units.fundamentalunits import have_same_dimensions
 
+from .model import PlainData
 from .validation import check_choice, check_flag, check_number, check_positive_int, invalid
 
 __all__ = [
@@ -68,7 +69,7 @@ SPIKE_COUNTS = ("poisson", "bernoulli")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(PlainData):
     """All parameters of a segregated-dendrite network (spec §8), with REF-S defaults.
 
     Parameters
@@ -189,28 +190,6 @@ class ModelConfig:
         object.__setattr__(self, "learning_rates", lr)
         object.__setattr__(self, "feedback_learning_rates", flr[: len(self.n_hidden)])
         self._validate()
-
-    # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
-        """Build a config from a mapping, rejecting unknown keys by name."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown model option(s) {unknown}; valid options are: {', '.join(sorted(known))}")
-        values = dict(values)
-        for key in ("n_hidden", "learning_rates", "feedback_learning_rates"):
-            if key in values and not isinstance(values[key], (int, float)):
-                values[key] = tuple(values[key])
-        return cls(**values)
-
-    def replace(self, **changes) -> ModelConfig:
-        """A copy with some options changed (unknown names raise ``ValueError``)."""
-        return ModelConfig.from_dict({**self.to_dict(), **changes})
-
-    def to_dict(self) -> dict:
-        """Plain-data form (lists for tuples), suitable for JSON/TOML."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
     # ------------------------------------------------------------------ derived constants
     @property

@@ -12,6 +12,7 @@ This module imports no Brian: the CLI reads it to tell Brian models from the PyT
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Config", "Model", "Stimulus", "KINDS", "config_class", "model_class", "register_kind"]
+__all__ = ["Config", "PlainData", "Model", "Stimulus", "KINDS", "config_class", "model_class", "register_kind"]
 
 
 @dataclass
@@ -58,6 +59,33 @@ class Config(Protocol):
     def to_dict(self) -> dict: ...
 
     def replace(self, **changes: Any) -> Config: ...
+
+
+class PlainData:
+    """``from_dict`` / ``to_dict`` / ``replace`` of a :class:`Config`, for a frozen dataclass that inherits it
+    (its ``__post_init__`` normalises lists from TOML/JSON, e.g. to tuples, and validates)."""
+
+    #: what error messages call the options (``"unknown model option(s) ..."``)
+    options_name: ClassVar[str] = "model"
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]):
+        """Build a config from a mapping (lists become tuples), rejecting unknown keys by name."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown {cls.options_name} option(s) {unknown}; valid options are: {', '.join(sorted(known))}"
+            )
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def replace(self, **changes: Any):
+        """A copy with some options changed (unknown names raise ``ValueError``)."""
+        return type(self).from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict:
+        """Plain-data form (lists for tuples), suitable for JSON/TOML."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
 
 @runtime_checkable
@@ -115,6 +143,10 @@ class Model(Protocol):
 #: kind -> (config class, model class) as ``"module:attribute"``, imported when first asked for
 KINDS: dict[str, tuple[str, str]] = {
     "segdend": ("brian_segdend.config:ModelConfig", "brian_segdend.network:SegregatedDendriteNetwork"),
+    "microcircuit": (
+        "brian_segdend.microcircuits.config:MicrocircuitConfig",
+        "brian_segdend.microcircuits.network:MicrocircuitNetwork",
+    ),
 }
 
 

@@ -165,7 +165,8 @@ def plot_run(run_dir, out_dir=None, example: int = 0, data_dir=None) -> list[Pat
     """All figures of a training run directory (``segdend plot``); returns the written paths.
 
     Curves come from ``results.json``; the compartment, output and raster figures replay one training
-    example through the saved network in runtime numpy mode, with recorders attached.
+    example through the saved network in runtime numpy mode, with recorders attached (a microcircuit:
+    :func:`~brian_segdend.microcircuits.plotting.plot_microcircuit`).
     """
     import matplotlib
 
@@ -197,6 +198,10 @@ def plot_run(run_dir, out_dir=None, example: int = 0, data_dir=None) -> list[Pat
         return written
     prefs.codegen.target = "numpy"
     X, y = datasets.load(res["dataset"], "test", data_dir)
+    if config.kind == "microcircuit":
+        from .microcircuits.plotting import plot_microcircuit
+
+        return written + plot_microcircuit(config, weights, X[example:], y[example:], out_dir)
     cfg = config.replace(random_phase_lengths=False)
     net = SegregatedDendriteNetwork(cfg, weights=weights, capacity=1)
     rec_h = record(net, "hidden1", ["d", "a", "u"], neurons=[0])

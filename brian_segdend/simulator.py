@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import numpy as np
-from brian2 import Function, get_device, prefs
+from brian2 import EventMonitor, Function, get_device, prefs
 from brian2 import seed as brian_seed
 from brian2.core.network import Network as _BrianNetwork
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
@@ -66,7 +66,7 @@ class Simulator:
         self._built = False
         self._build_directory = build_directory
         self._state = self._initial_state() if self.standalone else None  # carried between standalone runs
-        self._readout_offset = {}
+        self._recorded_before = {}  # runtime: events each monitor held before the last run
         #: seconds spent inside simulation runs (standalone: the binary), for overhead measurements
         self.simulation_seconds = 0.0
 
@@ -122,8 +122,8 @@ class Simulator:
             stimulus = model.stimulus(images[sl], labels[sl], learn, record, **chunk)
             if replay is not None:
                 stimulus.tables.update(model.replay_tables(replay))
-            chunk_seed = None if seed is None else int(seed) + k
-            outputs.append(self._run(stimulus, len(images[sl]), learn, chunk_seed))
+            self.run(stimulus, seed=None if seed is None else int(seed) + k)
+            outputs.append(self._readout(len(images[sl]), learn))
         if not learn:
             self.reset_state()  # spec §2: training resumes from a zero state after a test run
         return np.concatenate(outputs) if outputs else np.zeros((0, model.config.n_outputs))
@@ -150,15 +150,15 @@ class Simulator:
     def get_weights(self) -> dict:
         """Current weights; for the segregated-dendrite network ``{'W', 'b', 'Y', 'c'}`` (lists of
         numpy arrays in the spec's shapes)."""
-        return self.model.read_weights(self._value)
+        return self.model.read_weights(self.value)
 
     def set_weights(self, weights: dict) -> None:
         """Replace weights and biases (validated: shapes, finiteness)."""
-        self.model.write_weights(weights, self._assign)
+        self.model.write_weights(weights, self.assign)
 
     def get_state(self) -> dict[str, np.ndarray]:
         """``{'<object>.<variable>': array}`` of all weights and dynamic state (for checkpoints)."""
-        return {f"{obj.name}.{name}": np.array(self._value(obj, name)) for obj, name in self._carried()}
+        return {f"{obj.name}.{name}": np.array(self.value(obj, name)) for obj, name in self._carried()}
 
     def set_state(self, state: dict) -> None:
         """Restore :meth:`get_state`'s output exactly; names and shapes must match this model."""
@@ -170,15 +170,15 @@ class Simulator:
             )
         for key, (obj, name) in carried.items():
             values = np.asarray(state[key])
-            shape = np.shape(self._value(obj, name))
+            shape = np.shape(self.value(obj, name))
             if values.shape != shape and not (values.size == 1 == int(np.prod(shape))):  # shared: () or (1,)
                 raise ValueError(f"state {key!r} has shape {values.shape}; expected {shape}")
-            self._assign(obj, name, values.reshape(shape))
+            self.assign(obj, name, values.reshape(shape))
 
     def reset_state(self) -> None:
         """Zero every dynamic variable (potentials, rates, spike memory, windows); keep weights."""
         for obj, name in self._carried(weights=False):
-            self._assign(obj, name, np.zeros_like(self._value(obj, name)))
+            self.assign(obj, name, np.zeros_like(self.value(obj, name)))
 
     # ------------------------------------------------------------------ internals
     def _carried(self, weights=True):
@@ -187,40 +187,46 @@ class Simulator:
     def _initial_state(self):
         return {(obj, name): self.model.initial_value(obj, name) for obj, name in self._carried()}
 
-    def _value(self, obj, name):
+    def value(self, obj, name) -> np.ndarray:
+        """Current values of ``obj.name`` (any device)."""
         if self.standalone:
             return self._state[(obj, name)]
         return np.asarray(getattr(obj, name)[:])
 
-    def _assign(self, obj, name, values):
+    def assign(self, obj, name, values) -> None:
+        """Set ``obj.name`` (broadcast to its shape) for the next run (any device)."""
         values = np.asarray(values)
         if self.standalone:
-            self._state[(obj, name)] = values.astype(self._state[(obj, name)].dtype, copy=True)
+            old = self._state[(obj, name)]
+            self._state[(obj, name)] = np.broadcast_to(values, old.shape).astype(old.dtype, copy=True)
         else:
             getattr(obj, name)[:] = values
 
-    def _run(self, stimulus, n, learn, seed):
-        """One run over ``n`` examples; returns their read-outs ``(n, n_outputs)``."""
+    def run(self, stimulus, seed: int | None = None) -> None:
+        """One run of the model over a :class:`~brian_segdend.model.Stimulus` (at most ``capacity``
+        examples; :meth:`present` splits examples into such runs); ``seed`` seeds its random numbers."""
         if self.standalone:
             self._run_standalone(stimulus, seed)
-        else:
-            self.model.load(stimulus)
-            if seed is not None:
-                brian_seed(seed)
-            t0 = time.perf_counter()
-            self.model.brian_network.run(self.model.max_duration, namespace={})
-            self.simulation_seconds += time.perf_counter() - t0
-        return self._readout(n, learn)
+            return
+        self._recorded_before = {
+            obj.name: int(obj.num_events) for obj in self.model.brian_network.objects if isinstance(obj, EventMonitor)
+        }
+        self.model.load(stimulus)
+        if seed is not None:
+            brian_seed(seed)
+        t0 = time.perf_counter()
+        self.model.brian_network.run(self.model.max_duration, namespace={})
+        self.simulation_seconds += time.perf_counter() - t0
+
+    def recorded(self, monitor, variable: str) -> np.ndarray:
+        """What ``monitor`` (an ``EventMonitor`` of the model) recorded of ``variable`` in the last run
+        (runtime monitors keep the earlier runs' events too)."""
+        values = np.asarray(monitor.variables[variable].get_value())
+        return values[self._recorded_before.get(monitor.name, 0) :] if not self.standalone else values.copy()
 
     def _readout(self, n, learn):
-        """The last run's ``n`` read-outs (runtime monitors keep the earlier runs' values too)."""
-        monitor, variable = self.model.readout(learn)
-        values = np.asarray(getattr(monitor, variable)[:])
-        start = 0 if self.standalone else self._readout_offset.get(monitor.name, 0)
-        if not self.standalone:
-            for mon, var in {self.model.readout(b) for b in (True, False)}:
-                self._readout_offset[mon.name] = len(getattr(mon, var)[:])
-        values = values[start:]
+        """The last run's ``n`` read-outs ``(n, n_outputs)``."""
+        values = self.recorded(*self.model.readout(learn))
         n_outputs = self.model.config.n_outputs
         if len(values) != n * n_outputs:
             raise RuntimeError(f"expected {n} read-outs, got {len(values) / n_outputs}")
@@ -257,7 +263,9 @@ class Simulator:
             run_args[getattr(obj, name)] = value
         for (obj, name), values in self._state.items():
             run_args[getattr(obj, name)] = values
-        if seed is not None:
+        if seed is None:  # the binary's own seeding, not the seed of an earlier run
+            device.run_environment_variables.pop("BRIAN_SEGDEND_SEED", None)
+        else:
             device.run_environment_variables["BRIAN_SEGDEND_SEED"] = str(seed)
         device.run(run_args=run_args, with_output=False)
         self.simulation_seconds += device.timers["run_binary"]

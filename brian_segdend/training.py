@@ -122,8 +122,9 @@ def load_network(path) -> tuple[Config, dict]:
         else:
             weights[key] = value
     weights.update({name: [v for _, v in sorted(items)] for name, items in lists.items()})
-    for key in ("W", "b", "Y", "c"):  # a network without hidden layers saves no Y and no c
-        weights.setdefault(key, [])
+    if kind == "segdend":  # a network without hidden layers saves no Y and no c
+        for key in ("W", "b", "Y", "c"):
+            weights.setdefault(key, [])
     return config, weights
 
 

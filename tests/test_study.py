@@ -178,7 +178,7 @@ def test_full_budget_prints_its_expected_duration(tmp_path, capsys):
         (dict(overrides=["epochs=3"]), "bad --set 'epochs=3'; expected TARGET.KEY=VALUE"),
         (dict(overrides=["ref-s.epochs=2.5"]), "epochs=2.5 is not an integer"),
         (dict(overrides=["resnet.epochs=3"]), "unknown override target 'resnet'"),
-        (dict(overrides=["bp-mlp.n_hidden=3"]), "n_hidden applies to segregated-dendrite models only"),
+        (dict(overrides=["bp-mlp.n_hidden=3"]), "n_hidden applies to Brian models only"),
         (dict(epochs=0), "epochs=0 must be >= 1"),
     ],
 )

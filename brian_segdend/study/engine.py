@@ -289,7 +289,7 @@ def _main(directory: str) -> None:
     """Entry of a task process: ``directory/task.pkl`` in, ``directory/result.pkl`` out."""
     import traceback
 
-    from ..results import _atomic_write_bytes
+    from ..results import atomic_write_bytes
 
     _exit_with_parent()
     function, args = pickle.loads((Path(directory) / "task.pkl").read_bytes())
@@ -298,7 +298,7 @@ def _main(directory: str) -> None:
     except Exception as exc:  # reported as a failed task
         traceback.print_exc()
         result = (False, f"{type(exc).__name__}: {exc}")
-    _atomic_write_bytes(Path(directory) / "result.pkl", lambda fh: pickle.dump(result, fh))
+    atomic_write_bytes(Path(directory) / "result.pkl", lambda fh: pickle.dump(result, fh))
 
 
 # --------------------------------------------------------------------------------------- builds

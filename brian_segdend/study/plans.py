@@ -48,6 +48,7 @@ BUDGET_DEFAULTS = {
         "per_model": {
             "ref-s": {"n_train": 40, "n_val": 10, "n_test": 20, "n_hidden": 20},
             "lange-base": {"n_hidden": 20},
+            "microcircuit-mnist": {"n_hidden": 20},
         },
     },
     "full": {
@@ -60,10 +61,10 @@ BUDGET_DEFAULTS = {
         "per_model": {},
     },
 }
-#: Keys a ``--set`` override may change; ``n_hidden`` only for the segregated-dendrite models.
+#: Keys a ``--set`` override may change; ``n_hidden`` only for the Brian models (every hidden layer).
 OVERRIDE_KEYS = ("seeds", "epochs", "n_train", "n_val", "n_test", "n_hidden")
 #: Override targets besides model names.
-GROUPS = {"spiking": "segregated-dendrite models", "baselines": "PyTorch baselines"}
+GROUPS = {"spiking": "Brian models (segregated dendrites, microcircuits)", "baselines": "PyTorch baselines"}
 
 #: Measured cost on this project's 2-core machine (ms per training example, ms per evaluated
 #: example), MNIST-sized inputs / CIFAR-10: baselines from the 10-epoch runs in results/baselines
@@ -72,6 +73,7 @@ GROUPS = {"spiking": "segregated-dendrite models", "baselines": "PyTorch baselin
 COST_MS = {
     "ref-s": ((2.4, 6.0), (10.5, 26.0)),
     "lange-base": ((0.8, 0.5), (3.2, 1.4)),
+    "microcircuit-mnist": ((1.6, 1.0), (3.3, 2.0)),  # 784-500-500-10 sweep: 55 000 images in 53-350 s (README)
     "bp-mlp": ((0.08, 0.01), (0.23, 0.03)),
     "bp-cnn": ((0.95, 0.3), (1.4, 0.4)),
     "fa": ((0.10, 0.01), (0.28, 0.03)),
@@ -162,17 +164,17 @@ def parse_overrides(items: list[str] | None, specs: dict) -> dict[str, dict]:
     for item in items or ():
         target, key, value = parse_setting(item, OVERRIDE_KEYS, example="ref-s.n_train=5000", targets=True)
         if target == "spiking":
-            names = [n for n, s in specs.items() if s.kind == SEGDEND]
+            names = [n for n, s in specs.items() if s.kind in BRIAN_KINDS]
         elif target == "baselines":
-            names = [n for n, s in specs.items() if s.kind != SEGDEND]
+            names = [n for n, s in specs.items() if s.kind not in BRIAN_KINDS]
         elif target in specs:
             names = [target]
         else:
             raise ValueError(
                 f"unknown override target {target!r} in {item!r}; valid targets are: {', '.join([*specs, *GROUPS])}"
             )
-        if key == "n_hidden" and any(specs[n].kind != SEGDEND for n in names):
-            raise ValueError(f"n_hidden applies to segregated-dendrite models only ({item!r})")
+        if key == "n_hidden" and any(specs[n].kind not in BRIAN_KINDS for n in names):
+            raise ValueError(f"n_hidden applies to Brian models only ({item!r})")
         for name in names:
             result[name][key] = _count(key, value)
     return result
@@ -226,7 +228,7 @@ def plan_runs(
                         b["n_train"],
                         b["n_val"],
                         b["n_test"],
-                        b["n_hidden"] if spec.kind == SEGDEND else None,
+                        b["n_hidden"] if spec.kind in BRIAN_KINDS else None,
                         device or defaults["device"],
                     )
                 )

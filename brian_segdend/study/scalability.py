@@ -11,8 +11,8 @@ finished runs, and ``out/plan.json`` records the budget of every run.
 Every run is a task of the study's Dask engine (:mod:`.engine`: a local cluster with one worker
 per core, or ``--scheduler``), trained in a process of its own. The spiking models run on
 ``--device`` (default ``auto`` = ``cpp_standalone``, builds shared per architecture); the baselines
-on the CPU with ``--threads`` torch threads. A new model kind that Brian simulates (the dendritic
-microcircuit model) is one more entry in :data:`TRAINERS` and ``brian_segdend.model.KINDS``.
+on the CPU with ``--threads`` torch threads. A model kind that Brian simulates (the segregated
+dendrites, the dendritic microcircuits) is an entry in :data:`TRAINERS` and ``brian_segdend.model.KINDS``.
 """
 
 from __future__ import annotations
@@ -154,17 +154,17 @@ def _train_baseline(plan: RunPlan, run_dir: Path, data_dir, threads: int) -> Non
 
 
 def spiking_config(plan: RunPlan):
-    """The :class:`ModelConfig` of a spiking run (dataset overrides and ``n_hidden`` applied)."""
-    from ..config import ModelConfig
+    """The config of a Brian run (its kind's class; dataset overrides and ``n_hidden`` applied)."""
+    from ..model import config_class
 
-    config = ModelConfig.from_dict(registry.load_model(plan.model).params_for(plan.dataset))
+    config = config_class(plan.kind).from_dict(registry.load_model(plan.model).params_for(plan.dataset))
     if plan.n_hidden is not None:
         config = config.replace(n_hidden=(plan.n_hidden,) * len(config.n_hidden))
     return config
 
 
-def _train_segdend(plan: RunPlan, run_dir: Path, data_dir, threads: int) -> None:
-    """Train one segregated-dendrite run on ``plan.device`` (builds shared per architecture)."""
+def _train_brian(plan: RunPlan, run_dir: Path, data_dir, threads: int) -> None:
+    """Train one run of a Brian model kind on ``plan.device`` (builds shared per architecture)."""
     from .. import devices, training
 
     X, y, Xt, yt, val_fraction = run_data(plan, data_dir)
@@ -192,7 +192,7 @@ def _train_segdend(plan: RunPlan, run_dir: Path, data_dir, threads: int) -> None
 
 #: How each model kind trains one run: ``trainer(plan, run_dir, data_dir, threads)``; a kind not
 #: listed is a PyTorch baseline. A new Brian model kind adds its trainer here (and its kind to model.KINDS).
-TRAINERS: dict[str, Callable] = {SEGDEND: _train_segdend}
+TRAINERS: dict[str, Callable] = {SEGDEND: _train_brian, "microcircuit": _train_brian}
 
 
 def train_run(plan: RunPlan, run_dir: str | Path, data_dir=None, threads: int = 1) -> str:

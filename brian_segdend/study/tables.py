@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: Models of the study, in table order (``tp`` is optional: pass it in ``--models``).
-MODELS = ("ref-s", "lange-base", "bp-mlp", "bp-cnn", "fa", "dfa", "dtp", "sdtp")
+MODELS = ("ref-s", "lange-base", "microcircuit-mnist", "bp-mlp", "bp-cnn", "fa", "dfa", "dtp", "sdtp")
 
 #: Lange (2018), test accuracy (%) after 10 epochs on the full datasets; his compartment model is the
 #: reference for both segregated-dendrite models.

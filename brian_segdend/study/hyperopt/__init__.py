@@ -28,7 +28,7 @@ from .. import engine
 from .objective import CHANCE_MARGIN, PENALTY, cross_validated_error, cv_split
 from .report import LANGE_BO, flag_importance, robustness, summarize
 from .search import ACQUISITIONS, BUDGETS, DESIGNS, SearchSettings, expected_seconds, read_log, search
-from .space import FAMILIES, check_family, from_lange, search_space, to_params
+from .space import BRIAN_FAMILIES, FAMILIES, check_family, from_lange, search_space, to_params
 
 __all__ = [
     "DESCRIPTION",
@@ -121,7 +121,7 @@ def family_settings(budget: str, family: str, options: dict[str, Any]) -> Search
     if unknown:
         raise ValueError(f"unknown hyperopt option(s) {unknown}; valid: {', '.join(OPTIONS)}")
     given = {**BUDGETS[budget], **{k: v for k, v in options.items() if v is not None}}
-    seg = family == "segdend"
+    seg = family in BRIAN_FAMILIES
     fields = {f.name for f in dataclasses.fields(SearchSettings)}
     values = {k: v for k, v in given.items() if k in fields}
     values.update(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ... import datasets
-from .space import BASELINE_KIND, check_family
+from .space import BASELINE_KIND, BRIAN_FAMILIES, check_family
 
 __all__ = ["PENALTY", "CHANCE_MARGIN", "POOL_SIZE", "cv_split", "cross_validated_error", "check_folds"]
 
@@ -100,8 +100,8 @@ def cross_validated_error(
     def stop(errors):
         return stop_at_chance and len(errors) == 1 < len(splits) and errors[0] >= chance
 
-    if family == "segdend":
-        result = _segdend(params, X, y, splits, epochs, seed, device, stop)
+    if family in BRIAN_FAMILIES:
+        result = _brian(family, params, X, y, splits, epochs, seed, device, stop)
     else:
         result = _baseline(BASELINE_KIND[family], params, dataset, X, y, splits, epochs, seed, stop)
     result["error"] = float(np.mean(result["fold_errors"]))
@@ -140,13 +140,14 @@ def _baseline(kind, params, dataset, X, y, splits, epochs, seed, stop) -> dict[s
     return {"status": status, "fold_errors": errors}
 
 
-def _segdend(params, X, y, splits, epochs, seed, device, stop) -> dict[str, Any]:
+def _brian(kind, params, X, y, splits, epochs, seed, device, stop) -> dict[str, Any]:
+    """Cross-validation of a Brian model kind (a family of :data:`~.space.BRIAN_FAMILIES` is its kind)."""
     from ... import devices
-    from ...config import ModelConfig
+    from ...model import config_class
     from ...training import architecture_key, build_simulator
     from ..engine import shared_build
 
-    config = ModelConfig.from_dict({**params, "n_inputs": int(X.shape[1])})  # ValueError names the option
+    config = config_class(kind).from_dict({**params, "n_inputs": int(X.shape[1])})  # ValueError names the option
     active = devices.activate(device, make_jobs=MAKE_JOBS)
     capacity = min(1000, max(len(tr) for tr, _ in splits))
     with shared_build(architecture_key(config, capacity)) as directory:
@@ -165,8 +166,8 @@ def _segdend(params, X, y, splits, epochs, seed, device, stop) -> dict[str, Any]
                 u = sim.present(X[order], y[order], learn=True, seed=int(1000 * k + epoch))
                 if not np.all(np.isfinite(u)):
                     status = "diverged"
-            weights = sim.get_weights()
-            if status != "ok" or not all(np.all(np.isfinite(w)) for w in weights["W"]):
+            weights = [w for ws in sim.get_weights().values() for w in (ws if isinstance(ws, list) else [ws])]
+            if status != "ok" or not all(np.all(np.isfinite(w)) for w in weights):
                 status = "diverged"
                 errors.append(PENALTY)
                 break

@@ -95,7 +95,7 @@ def write_model(s: SearchSettings, best: dict, models_dir: Path, n_evals: int) -
         f"stratified subset of {s.images} {s.dataset} images, {s.epochs} epoch(s) per fold"
     )
     lines = [
-        f"kind = {_toml(BASELINE_KIND.get(s.family, 'segdend'))}",
+        f"kind = {_toml(BASELINE_KIND.get(s.family, s.family))}",
         f"description = {_toml(description)}",
         f"reference = {_toml('Lange (2018) Bayesian-optimisation search spaces; results/hyperopt')}",
         "",

@@ -7,7 +7,13 @@
   block conv -> batch norm -> ReLU -> 2x2 max pool, then a linear read-out);
 * ``segdend``: the segregated-dendrite compartment model, every flag and range of spec section 8
   with LANGE's mapping (integers and flags are rounded, N_mem = int(1/dt), constant phase lengths,
-  windows of one step, g_A fixed by the apical-conductance flag).
+  windows of one step, g_A fixed by the apical-conductance flag);
+* ``microcircuit``: Sacramento et al.'s (2018) MNIST network (``models/microcircuit-mnist.toml``, sweep
+  dynamics) with the five knobs that decide whether and how fast it learns (README): the base
+  bottom-up rate eta_0 (log-uniform 1e-3-0.1, rescaled per layer by the inverse mixing factors), the
+  interneuron rate eta_ip (log-uniform 0.03-1), the coupling lambda of apical and nudging
+  conductances (0.05-0.3: the weak-nudging approximation against the size of the error signal), the
+  minibatch (1-50) and the gain on Glorot's initial range (1-4), plus 1-3 hidden layers of 30-500 units.
 
 :func:`from_lange` reads a point of Lange's own logs (``logs/bo_logs_<type>_<dataset>.json`` of his
 repository, parameter names such as ``h_l_1``, ``f_etas``, ``use_broadcast``) into model parameters.
@@ -23,6 +29,7 @@ __all__ = [
     "FAMILIES",
     "BASELINE_KIND",
     "MAX_LAYERS",
+    "BRIAN_FAMILIES",
     "search_space",
     "to_params",
     "space_table",
@@ -33,9 +40,13 @@ __all__ = [
     "lange_point",
 ]
 
-FAMILIES = ("mlp", "cnn", "segdend")
-#: baseline kind behind each PyTorch family
+FAMILIES = ("mlp", "cnn", "segdend", "microcircuit")
+#: baseline kind behind each PyTorch family (a Brian family's kind is its name)
 BASELINE_KIND = {"mlp": "bp-mlp", "cnn": "bp-cnn"}
+#: families simulated by Brian (they share the ``segdend_*`` search settings: subset, epochs, device)
+BRIAN_FAMILIES = ("segdend", "microcircuit")
+#: most hidden layers of the microcircuit family (784-500-500-10 in the paper)
+MICROCIRCUIT_LAYERS = 3
 MAX_LAYERS = 6
 
 
@@ -69,6 +80,16 @@ def search_space(family: str) -> list:
             Integer(2, 10, name="kernel_size"),
             Integer(1, 3, name="stride"),
             Integer(1, 3, name="padding"),
+        ]
+    if family == "microcircuit":
+        return [
+            Real(1e-3, 0.1, prior="log-uniform", name="eta_0"),
+            Real(0.03, 1.0, prior="log-uniform", name="eta_ip"),
+            Real(0.05, 0.3, name="coupling"),
+            Integer(1, 50, name="minibatch"),
+            Real(1.0, 4.0, name="init_scale"),
+            Integer(1, MICROCIRCUIT_LAYERS, name="n_layers"),
+            *units[:MICROCIRCUIT_LAYERS],
         ]
     return (
         [Integer(0, 1, name=flag) for flag in FLAGS]
@@ -136,6 +157,8 @@ def to_params(family: str, point: dict | list) -> dict[str, Any]:
     hidden = [r[f"units_{k}"] for k in range(1, r["n_layers"] + 1)]
     if family == "mlp":
         return dict(_sgd(r, point), hidden=hidden, activation="relu")
+    if family == "microcircuit":
+        return _microcircuit(point, hidden, r["minibatch"])
     dt = float(point["dt"])
     params: dict[str, Any] = {flag: bool(r[flag]) for flag in FLAGS}
     params.update(
@@ -159,6 +182,19 @@ def to_params(family: str, point: dict | list) -> dict[str, Any]:
         n_hidden=hidden,
     )
     return params
+
+
+def _microcircuit(point: dict, hidden: list, minibatch: int) -> dict[str, Any]:
+    """``models/microcircuit-mnist.toml`` with the point's rates, coupling, minibatch, init and layers."""
+    from ...microcircuits.config import MicrocircuitConfig, inverse_mixing_rates
+    from ...registry import load_model
+
+    lam = float(point["coupling"])
+    params = dict(load_model("microcircuit-mnist").params, n_hidden=hidden, minibatch=minibatch)
+    g = lam * (params["g_lk"] + params["g_B"]) / (1 - lam)  # lambda = g/(g_lk + g_B + g) in every layer
+    params.update(g_A=g, g_som=g, eta_ff=[1.0], eta_ip=[float(point["eta_ip"])], init_scale=float(point["init_scale"]))
+    rates = inverse_mixing_rates(MicrocircuitConfig.from_dict(params), float(point["eta_0"]))
+    return dict(params, eta_ff=list(rates["eta_ff"]))
 
 
 def _sgd(r: dict, point: dict) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def test_bad_option_stops_before_building(cache, capsys, args, message):
         (["--set", "kernel=wide"], "kernel='wide' is invalid: choose one of ('truncated', 'untruncated')"),
         (
             ["--model", "bp-mlp", "--set", "n_hidden=[3]"],
-            "unknown key 'n_hidden' in --set 'n_hidden=[3]'; valid keys are: hidden",
+            "unknown key 'n_hidden' in --set 'n_hidden=[3]'; valid keys are: activation, batch_size,",
         ),
         (["--model", "nope"], "unknown model 'nope'; valid names are: "),
         (["--model", "missing.toml"], "model file 'missing.toml' does not exist"),

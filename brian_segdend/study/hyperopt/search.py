@@ -110,6 +110,7 @@ _COST = {
     "mlp": dict(start=6.0, train=2e-4, test=2e-5),
     "cnn": dict(start=6.0, train=1.5e-3, test=3e-4),
     "segdend": dict(start=45.0, train=0.0025, test=0.0025),
+    "microcircuit": dict(start=45.0, train=0.0015, test=0.0015),  # sweep dynamics, 784-500-500-10 (README)
 }
 
 

@@ -118,6 +118,9 @@ class ModelConfig:
         Each hidden neuron averages its plateau potential over the K steps ending
         min(|int(N(0, 3))|, 5) steps before the end of each training phase, drawn per neuron, phase
         and example (spec §4); needs ``window_steps + 5`` steps in the shortest phase.
+    record_backprop_angle : bool
+        Record, per training example and hidden layer, the angle between the error the layer learned
+        from and the backpropagated error (REF's diagnostic; ``Simulator.records['bp_angle']``).
     kernel : {'truncated', 'untruncated'}
         PSP kernel; see :data:`KERNELS`.
     spike_counts : {'poisson', 'bernoulli'}
@@ -131,7 +134,7 @@ class ModelConfig:
 
     kind: ClassVar[str] = "segdend"  # the model kind these parameters belong to (see brian_segdend.model)
     #: Options added after the first saved runs: they enter training.architecture_key only when on.
-    added_flags: ClassVar[tuple[str, ...]] = REF_FLAGS
+    added_flags: ClassVar[tuple[str, ...]] = REF_FLAGS + ("record_backprop_angle",)
 
     n_inputs: int = 784
     n_hidden: tuple = (500,)
@@ -168,6 +171,7 @@ class ModelConfig:
     # REF's options outside Lange's search space
     backprop: bool = False
     random_plateau_times: bool = False
+    record_backprop_angle: bool = False
     # implementation choices and fixed constants
     kernel: str = "truncated"
     spike_counts: str = "poisson"
@@ -299,7 +303,15 @@ class ModelConfig:
             )
         if self.test_window_steps > self.test_steps:
             bad("test_window_steps", f"the test window must fit in test_steps={self.test_steps}")
-        for name in FLAGS + REF_FLAGS + ("random_phase_lengths", "sparse_feedback_rescale_each_example"):
+        for name in (
+            FLAGS
+            + REF_FLAGS
+            + (
+                "random_phase_lengths",
+                "sparse_feedback_rescale_each_example",
+                "record_backprop_angle",
+            )
+        ):
             check_flag(name, getattr(self, name))
         check_choice("kernel", self.kernel, KERNELS)
         check_choice("spike_counts", self.spike_counts, SPIKE_COUNTS)
@@ -318,9 +330,8 @@ class ModelConfig:
 
     def _check_supported(self):
         """Options of the spec that the Brian network cannot build yet (clear error)."""
-        for name in REF_FLAGS:
-            if getattr(self, name):
-                raise ValueError(f"{name}=True is not supported by the brian_segdend network yet")
+        if self.random_plateau_times:
+            raise ValueError("random_plateau_times=True is not supported by the brian_segdend network yet")
         if self.symmetric_weights and self.broadcast and len(self.n_hidden) > 1:
             raise ValueError(
                 "symmetric_weights=True with broadcast=True needs products of transposed weights for "

@@ -90,6 +90,7 @@ PHASE_EVENTS = {
     "learn": _LEARNING_STEP,  # errors, weight updates (§5)
     "learn_pre": _LEARNING_STEP + " and pbar_f != 0",  # a source whose window average is 0 changes no weight
     "update": _LEARNING_STEP,  # later in that step: biases, ring corrections
+    "backprop": _LEARNING_STEP,  # backpropagated errors, layer by layer from the top (§5)
     "example_end": "step == T_f + T_t - 1",  # read-outs, window reset
     "forward_end": "step == T_f - 1",  # training-error diagnostic (§7)
     "example_start": "plastic == 0 and step == 0",  # test runs: zero all state (§7)
@@ -212,6 +213,18 @@ eta_P : 1 (shared, constant)         # eta_{L+1} * P_out
 HIDDEN_ERROR = "error = k_B*lambda_step*sigma_f*(1 - sigma_f)*(alpha_t - alpha_f)"  # hidden, §5
 OUTPUT_ERROR = "error = k_D*lambda_step*sigma_f*(1 - sigma_f)*(r_t - lambda_step*sigma_f)"  # output, §5
 FEEDBACK_ERROR = "error_Y = alpha_f*(1 - alpha_f)*(lambda_step*sigma_f - alpha_f)"  # feedback, §5
+# Backpropagated errors (spec §5: REF's ``backprop`` control, and its angle diagnostic). The synapses of
+# W_{l+1} sum W_{l+1}^T e^bp_{l+1} into layer l, reading each weight as it is after this example's update
+# (REF's top-down order); the output layer's backprop error is its error.
+BACKPROP = """
+bp_sum : 1                           # W_{l+1}^T e^bp_{l+1}, summed by the synapses of W_{l+1}
+error_bp : 1                         # e^bp_l of spec §5
+"""
+OUTPUT_BACKPROP = "error_bp = error : 1   # the output's backprop error is its error"
+#: a postsynaptic pathway of W_{l+1} (on its target's 'backprop' event), reading W_{l+1} after its update
+BACKPROP_SUM = "bp_sum_pre += (w + eta_P_post*error_post*pbar_f_pre)*error_bp_post"
+BACKPROP_ERROR = "error_bp = k_B*lambda_step*sigma_f*(1 - sigma_f)*bp_sum\nbp_sum = 0"
+LEARN_FROM_BACKPROP = "error = error_bp"  # ``backprop``: hidden layers learn from e^bp instead of plateaus
 FEEDBACK_LEARNING = """
 error_Y : 1                          # e^Y_l of spec §5 (see FEEDBACK_ERROR)
 eta_Y : 1 (shared, constant)

@@ -44,6 +44,7 @@ OPERATIONS = {
     "averages": ("windows", "forward_window"),
     "keep_previous": ("keep_previous", None),
     "errors": ("errors", "learn"),
+    "backprop": ("backprop_error", "backprop"),
     "update": ("update", "update"),
     "window_reset": ("window_reset", "example_end"),
 }
@@ -107,6 +108,7 @@ def build_layer(config: ModelConfig, l: int, form: dict, controller: NeuronGroup
     events = [event for op, (_, event) in OPERATIONS.items() if code[op] and event]
     events += ["record"] + (["learn_pre"] if topology.feeds_forward(config, l) else [])
     events += ["forward_end"] if topology.role(config, l) == "output" else []
+    events += ["backprop"] if topology.backpropagates(config) and l > 0 else []  # e^bp reaches the layer below
     group = NeuronGroup(
         config.layer_sizes[l],
         model,
@@ -228,10 +230,17 @@ def learning(config: ModelConfig, l: int) -> Part:
         errors.append(eq.FEEDBACK_ERROR)
         if config.feedback_bias:
             update.append("c += eta_Y*error_Y")
+    code = {"errors": errors, "update": update}
+    if topology.backpropagates(config):
+        if role == "output":
+            eqs += Equations(eq.OUTPUT_BACKPROP)
+        else:
+            eqs += Equations(eq.BACKPROP)
+            code["backprop"] = [eq.BACKPROP_ERROR] + ([eq.LEARN_FROM_BACKPROP] if config.backprop else [])
     for name in topology.collectors(config, l):
         update += eq.correction_apply(config, name)
         eqs += eq.variables(eq.correction_sums(config, name), "1 (linked)")
-    return Part(eqs, {"errors": errors, "update": update})
+    return Part(eqs, code)
 
 
 def spike_draw(config: ModelConfig, l: int, form: dict) -> tuple[Part, str, str]:

@@ -23,7 +23,14 @@ from .config import ModelConfig
 from .layers import Layer, build_layer
 from .model import Stimulus
 from .simulator import stop_run
-from .weights import check_weights, feedback_angles, feedback_shape, initial_weights, symmetric_feedback
+from .weights import (
+    angles_degrees,
+    check_weights,
+    feedback_angles,
+    feedback_shape,
+    initial_weights,
+    symmetric_feedback,
+)
 
 __all__ = ["Layer", "SegregatedDendriteNetwork"]
 
@@ -125,6 +132,13 @@ class SegregatedDendriteNetwork:
             schedule.place(EventMonitor(self.output.neurons, event, variables=["u_f"], name=name), "readouts")
             for event, name in (("forward_end", "forward_readout"), ("example_end", "example_readout"))
         )
+        #: per hidden layer, errors and backprop errors at each training example's end (record_backprop_angle)
+        self.backprop_angle_monitors = [
+            schedule.place(
+                EventMonitor(layer.neurons, "backprop", ["error", "error_bp"], name=f"{layer.name}_bp"), "update"
+            )
+            for layer in (self.hidden if config.record_backprop_angle else [])
+        ]
         #: every Brian object of the model in one ``Network`` (monitors may be added to it)
         self.brian_network = Network(self.objects)
 
@@ -155,7 +169,7 @@ class SegregatedDendriteNetwork:
         for layer in self.layers:
             objs.extend(layer)
         readouts = [getattr(self, n) for n in ("forward_readout", "example_readout") if hasattr(self, n)]
-        return objs + readouts
+        return objs + readouts + getattr(self, "backprop_angle_monitors", [])
 
     def __iter__(self):
         return iter(self.objects)
@@ -239,6 +253,20 @@ class SegregatedDendriteNetwork:
     def readout(self, learn: bool) -> tuple[EventMonitor, str]:
         """Mean output soma over the forward window: at each forward end (learning) or example end."""
         return (self.forward_readout if learn else self.example_readout), "u_f"
+
+    def example_records(self, read) -> dict[str, np.ndarray]:
+        """Per-example records of the last run, read through ``read(monitor, variable)``: with
+        ``record_backprop_angle``, ``'bp_angle'`` (examples x hidden layers, degrees) between the error each
+        hidden layer learned from and its backpropagated error (REF's diagnostic)."""
+        if not self.backprop_angle_monitors:
+            return {}
+        angles = [
+            angles_degrees(
+                read(mon, "error").reshape(-1, mon.source.N), read(mon, "error_bp").reshape(-1, mon.source.N)
+            )
+            for mon in self.backprop_angle_monitors
+        ]
+        return {"bp_angle": np.stack(angles, axis=1)}
 
     def predict(self, outputs) -> np.ndarray:
         """Class per example: argmax of the mean output soma per class group (first on ties)."""
@@ -376,26 +404,36 @@ class SegregatedDendriteNetwork:
         if redraws_noise:  # every synapse redraws its noise, so no presynaptic neuron may skip
             update += "\n" + eq.noise_redraw(cfg.symmetric_noise_sd)
         on_pre["learn"], on_event["learn"] = update, "learn" if redraws_noise else "learn_pre"
-        on_post = None
+        on_post = {}
         y = eq.symmetric_feedback_weight(cfg.noisy_symmetric_weights)
+        if topology.backpropagates(cfg) and l >= 2:  # W_{l+1}^T e^bp into hidden layer l - 1 (spec §5)
+            on_post["backprop"], on_event["backprop"] = eq.BACKPROP_SUM, "backprop"
         if symmetric and cfg.spiking_feedback:
-            on_post, on_event["post"] = eq.spike_input(cfg, "apical", y, receiver="pre"), "spike"
+            on_post["post"], on_event["post"] = eq.spike_input(cfg, "apical", y, receiver="pre"), "spike"
         elif symmetric:
             model.append(eq.summed_rate("a_fb", y, receiver="pre"))
         syn = self._synapses(
-            pre, post, f"{post.name}_ff", model="\n".join(model), on_pre=on_pre, on_post=on_post, on_event=on_event
+            pre,
+            post,
+            f"{post.name}_ff",
+            model="\n".join(model),
+            on_pre=on_pre,
+            on_post=on_post or None,
+            on_event=on_event,
         )
         n_pre, n_post = W.shape[1], W.shape[0]
         syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
         self._initial(syn, "w", W.T.ravel())
         schedule.place(syn.pre if cfg.spiking_feedforward else syn.summed_updaters["d_ff_post"], "feedforward", l)
         schedule.place(syn.learn, "weights")
+        if "backprop" in on_post:
+            schedule.place(syn.backprop, "backprop_sum", l - 1)
         if symmetric:
             mask = self.sparse_masks[l - 2] if (cfg.sparse_feedback and self.sparse_masks) else None
             gain = np.ones((n_post, n_pre)) if mask is None else np.where(mask.T, 0.0, cfg.sparse_scale)
             syn.fb_gain = gain.T.ravel()
             self._initial(syn, "fb_noise", np.zeros(n_pre * n_post if cfg.broadcast else 1))
-            if on_post is not None:
+            if "post" in on_post:
                 schedule.place(syn.post, "feedback", l)
             else:
                 schedule.place(syn.summed_updaters["a_fb_pre"], "rate_feedback", l - 1)

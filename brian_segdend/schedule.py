@@ -25,6 +25,7 @@ from .config import ModelConfig
 __all__ = [
     "SLOTS",
     "LAYER_STEPS",
+    "BACKPROP_STEPS",
     "EVENT_SLOTS",
     "at",
     "place",
@@ -49,11 +50,12 @@ SLOTS = {
     "readouts": ("end", 15),  # output u_f at the forward end / example end
     "learn_events": ("end", 18),  # thresholders of learn, learn_pre and update
     "errors": ("end", 19),  # per-neuron errors (spec §5); correction sums zeroed
-    "collect": ("end", 20),  # correction sums of rank-one updates (spec §10.3)
-    "update": ("end", 25),  # biases and corrections of spikes in memory
-    "weights": ("end", 30),  # weight updates (the Synapses' 'learn' pathways)
-    "redraw_noise": ("end", 45),  # noisy symmetric feedback, one scalar per example (QUIRK)
-    "window_reset": ("end", 50),
+    # ("end", 20 ... 38): the backpropagated errors, layer by layer from the top (BACKPROP_STEPS)
+    "collect": ("end", 40),  # correction sums of rank-one updates (spec §10.3)
+    "update": ("end", 45),  # biases and corrections of spikes in memory
+    "weights": ("end", 50),  # weight updates (the Synapses' 'learn' pathways)
+    "redraw_noise": ("end", 55),  # noisy symmetric feedback, one scalar per example (QUIRK)
+    "window_reset": ("end", 60),
     "advance": ("end", 90),  # controller: next step, next example
     "done_event": ("end", 95),  # thresholder of 'done' (all examples presented)
     "stop": ("end", 96),  # stop_run
@@ -71,6 +73,12 @@ LAYER_STEPS = {
     "feedback": 50,  # this layer's spikes reach the apical memory of the layers it feeds back to
 }
 
+#: Backpropagated errors (spec §5, ``backprop`` and its angle diagnostic) of hidden layer ``l``, in the
+#: ``end`` slot at order ``BACKPROP_FIRST + 3*(MAX_HIDDEN - l) + offset``: from the top layer down, the
+#: synapses of W_{l+1} sum W_{l+1}^T e^bp_{l+1} (with W_{l+1} after this example's update, REF's order),
+#: then layer l's neurons turn the sum into their error. All of it runs between ``errors`` and ``collect``.
+BACKPROP_STEPS = {"backprop_sum": 0, "backprop_error": 1}
+BACKPROP_FIRST, MAX_HIDDEN = 20, 6
 
 #: Where each per-example event's condition is checked (its thresholder).
 EVENT_SLOTS = {
@@ -83,6 +91,7 @@ EVENT_SLOTS = {
     "learn": "learn_events",
     "learn_pre": "learn_events",
     "update": "learn_events",
+    "backprop": "learn_events",
 }
 
 
@@ -93,6 +102,10 @@ def at(name: str, layer: int | None = None) -> dict:
         if layer is None:
             raise ValueError(f"slot {name!r} is a step of the layer sweep; give the layer index")
         return {"when": "groups", "order": 100 * layer + LAYER_STEPS[name]}
+    if name in BACKPROP_STEPS:
+        if layer is None or not 1 <= layer <= MAX_HIDDEN:
+            raise ValueError(f"slot {name!r} belongs to a hidden layer (1..{MAX_HIDDEN}); got layer={layer!r}")
+        return {"when": "end", "order": BACKPROP_FIRST + 3 * (MAX_HIDDEN - layer) + BACKPROP_STEPS[name]}
     if name not in SLOTS:
         raise KeyError(f"no slot named {name!r}; slots are {sorted(SLOTS) + sorted(LAYER_STEPS)}")
     when, order = SLOTS[name]

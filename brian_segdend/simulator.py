@@ -67,6 +67,8 @@ class Simulator:
         self._build_directory = build_directory
         self._state = self._initial_state() if self.standalone else None  # carried between standalone runs
         self._readout_offset = {}
+        #: per-example records of the last :meth:`present` call (``model.example_records``, e.g. ``'bp_angle'``)
+        self.records = {}
         #: seconds spent inside simulation runs (standalone: the binary), for overhead measurements
         self.simulation_seconds = 0.0
 
@@ -115,7 +117,7 @@ class Simulator:
         settings = model.example_settings(n, learn, **settings)
         if replay is not None and n > cap:
             raise ValueError(f"replay needs all {n} examples in one run (capacity={cap})")
-        outputs = []
+        outputs, records = [], []
         for k, start in enumerate(range(0, n, cap)):
             sl = slice(start, start + cap)
             chunk = {name: values[sl] for name, values in settings.items()}
@@ -124,6 +126,8 @@ class Simulator:
                 stimulus.tables.update(model.replay_tables(replay))
             chunk_seed = None if seed is None else int(seed) + k
             outputs.append(self._run(stimulus, len(images[sl]), learn, chunk_seed))
+            records.append(self._records())
+        self.records = {name: np.concatenate([r[name] for r in records]) for name in (records[0] if records else {})}
         if not learn:
             self.reset_state()  # spec §2: training resumes from a zero state after a test run
         return np.concatenate(outputs) if outputs else np.zeros((0, model.config.n_outputs))
@@ -215,16 +219,31 @@ class Simulator:
     def _readout(self, n, learn):
         """The last run's ``n`` read-outs (runtime monitors keep the earlier runs' values too)."""
         monitor, variable = self.model.readout(learn)
-        values = np.asarray(getattr(monitor, variable)[:])
-        start = 0 if self.standalone else self._readout_offset.get(monitor.name, 0)
+        values = self._last_run(monitor, variable)
         if not self.standalone:
             for mon, var in {self.model.readout(b) for b in (True, False)}:
                 self._readout_offset[mon.name] = len(getattr(mon, var)[:])
-        values = values[start:]
         n_outputs = self.model.config.n_outputs
         if len(values) != n * n_outputs:
             raise RuntimeError(f"expected {n} read-outs, got {len(values) / n_outputs}")
         return values.reshape(n, n_outputs)
+
+    def _last_run(self, monitor, variable):
+        """The values ``monitor`` recorded in the last run (runtime monitors keep the earlier runs' too)."""
+        values = np.asarray(getattr(monitor, variable)[:])
+        return values if self.standalone else values[self._readout_offset.get(monitor.name, 0) :]
+
+    def _records(self) -> dict:
+        """The model's per-example records of the last run (an optional member of the model interface)."""
+        example_records = getattr(self.model, "example_records", None)
+        if example_records is None:
+            return {}
+        read = []
+        records = example_records(lambda mon, var: read.append(mon) or self._last_run(mon, var))
+        if not self.standalone:
+            for mon in read:
+                self._readout_offset[mon.name] = len(mon.t[:])
+        return records
 
     # ------------------------------------------------------------------ cpp_standalone
     def build(self) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "collectors",
     "correction_source",
     "keeps_previous",
+    "backpropagates",
 ]
 
 
@@ -157,3 +158,9 @@ def keeps_previous(config: ModelConfig, l: int) -> list[str]:
     if l > 0 and sends_learned_feedback(config, l) and not config.spiking_feedback:
         names.append("r_prev")
     return names
+
+
+def backpropagates(config: ModelConfig) -> bool:
+    """Whether the hidden layers compute backpropagated errors: to learn from (``backprop``) or to record
+    the angle between them and the errors they learn from (``record_backprop_angle``)."""
+    return bool(config.n_hidden) and (config.backprop or config.record_backprop_angle)

@@ -27,6 +27,7 @@ __all__ = [
     "check_weights",
     "symmetric_feedback",
     "feedback_angles",
+    "angles_degrees",
 ]
 
 V_MEAN, V_SD = 3.0, 3.0  # target mean and SD of the dendritic potential (spec §6)
@@ -154,3 +155,12 @@ def feedback_angles(config, weights):
         cos = float(np.sum(y * z) / (np.linalg.norm(y) * np.linalg.norm(z) + 1e-300))
         out.append(float(np.degrees(np.arccos(np.clip(cos, -1, 1)))))
     return out
+
+
+def angles_degrees(a, b) -> np.ndarray:
+    """Angle (degrees) between each row of ``a`` and the same row of ``b``; ``nan`` where one is zero."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(norms > 0, np.sum(a * b, axis=-1) / norms, np.nan)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))

@@ -168,6 +168,8 @@ def test_ref_options_are_fields_off_by_default():
     assert {"backprop", "random_plateau_times"} <= set(cfg.to_dict())
     with pytest.raises(ValueError, match="backprop"):
         ModelConfig(backprop=1)
+    with pytest.raises(ValueError, match="record_backprop_angle"):
+        ModelConfig(record_backprop_angle="yes")
 
 
 def test_random_plateau_times_need_room_before_the_end_of_each_phase():
@@ -176,10 +178,16 @@ def test_random_plateau_times_need_room_before_the_end_of_each_phase():
         ModelConfig(random_plateau_times=True, forward_steps=24)
 
 
-@pytest.mark.xfail(strict=True, reason="phase B: the network builds backprop and random plateau times")
 @pytest.mark.parametrize(
     "changes",
-    [dict(backprop=True), dict(random_plateau_times=True, forward_steps=25, target_steps=25)],
+    [
+        dict(backprop=True),
+        dict(record_backprop_angle=True),
+        pytest.param(
+            dict(random_plateau_times=True, forward_steps=25, target_steps=25),
+            marks=pytest.mark.xfail(strict=True, reason="phase B: random plateau times"),
+        ),
+    ],
 )
 def test_ref_options_are_accepted(changes):
     assert ModelConfig(**changes).to_dict()[next(iter(changes))] is True

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import Equations, NeuronGroup, linked_var
+from brian2 import Equations, NeuronGroup, Synapses, linked_var
 
 from . import equations as eq
 from . import schedule, topology
@@ -24,6 +24,7 @@ __all__ = [
     "OPERATIONS",
     "PHASE_CLOCK",
     "build_layer",
+    "add_collector",
     "layer_parts",
     "compartments",
     "basal_input",
@@ -290,3 +291,25 @@ def set_constants(group: NeuronGroup, config: ModelConfig, l: int) -> None:
     if role == "output":
         group.k_D, group.E_E, group.E_I = cfg.k_D, cfg.E_E, cfg.E_I
         group.class_index = np.arange(group.N) // cfg.units_per_class
+
+
+def add_collector(config: ModelConfig, source: Layer, target: Layer, name: str, **options) -> None:
+    """Exact correction of spikes in memory after a rank-one weight update (spec §10.3).
+
+    The receiving memory of ``target`` holds, per lag k, the weighted counts ``sum_j w_ij S_j(t-k)``.
+    After ``dW = eta e avg^T`` each lag gains ``eta e_i * sum_j avg_j S_j(t-k)``; a one-neuron group
+    sums the scalar per lag once per example through a pathway of ``source``
+    (:data:`equations.CORRECTIONS`). With the untruncated kernel the same holds for the two
+    accumulators and the source's traces. ``options`` (clock, namespace) go to the new objects.
+    """
+    sums = eq.correction_sums(config, name)
+    full = f"{target.name}_{name}"
+    collector = NeuronGroup(1, eq.variables(sums), name=f"{full}_collector", **options)
+    collector.run_regularly("\n".join(f"{s} = 0" for s in sums), **schedule.at("errors"))
+    on_pre, event = eq.correction_collect(config, name), eq.CORRECTIONS[name][3]
+    path = Synapses(source.neurons, collector, on_pre=on_pre, on_event=event, name=f"{full}_sum", **options)
+    path.connect()
+    schedule.place(path.pre, "collect")
+    for s in sums:
+        setattr(target.neurons, s, linked_var(collector, s, index=np.zeros(target.neurons.N, dtype=int)))
+    target.collectors.extend([collector, path])

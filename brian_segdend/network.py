@@ -14,13 +14,13 @@ interface of :mod:`~brian_segdend.model`.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Clock, EventMonitor, Network, NeuronGroup, Quantity, Synapses, TimedArray, linked_var, ms
+from brian2 import Clock, EventMonitor, Network, NeuronGroup, Quantity, Synapses, TimedArray, ms
 
 from . import equations as eq
 from . import schedule, topology
 from .codegen import dense_rows_code_object
 from .config import ModelConfig
-from .layers import Layer, build_layer
+from .layers import Layer, add_collector, build_layer
 from .model import Stimulus
 from .simulator import stop_run
 from .weights import (
@@ -126,7 +126,8 @@ class SegregatedDendriteNetwork:
             self._build_feedback(l, weights["Y"][l - 1])
         for l in range(1, self.n_layers):
             for name in topology.collectors(config, l):
-                self._add_collector(self.layers[topology.correction_source(config, l, name)], self.layers[l], name)
+                source = self.layers[topology.correction_source(config, l, name)]
+                add_collector(config, source, self.layers[l], name, clock=self.clock, namespace=self._namespace)
         self._set_biases(weights)
         self.forward_readout, self.example_readout = (
             schedule.place(EventMonitor(self.output.neurons, event, variables=["u_f"], name=name), "readouts")
@@ -481,37 +482,6 @@ class SegregatedDendriteNetwork:
         if learn:
             schedule.place(syn.learn, "weights")
         target.fb = syn
-
-    def _add_collector(self, source: Layer, target: Layer, name: str):
-        """Exact correction of spikes in memory after a rank-one weight update (spec §10.3).
-
-        The receiving memory of ``target`` holds, per lag k, the weighted counts ``sum_j w_ij S_j(t-k)``.
-        After ``dW = eta e avg^T`` each lag gains ``eta e_i * sum_j avg_j S_j(t-k)``; a one-neuron group
-        sums the scalar per lag once per example through a pathway of ``source``
-        (:data:`equations.CORRECTIONS`). With the untruncated kernel the same holds for the two
-        accumulators and the source's traces.
-        """
-        cfg = self.config
-        sums = eq.correction_sums(cfg, name)
-        full = f"{target.name}_{name}"
-        collector = NeuronGroup(
-            1, eq.variables(sums), clock=self.clock, namespace=self._namespace, name=f"{full}_collector"
-        )
-        collector.run_regularly("\n".join(f"{s} = 0" for s in sums), **schedule.at("errors"))
-        path = Synapses(
-            source.neurons,
-            collector,
-            on_pre=eq.correction_collect(cfg, name),
-            on_event=eq.CORRECTIONS[name][3],
-            clock=self.clock,
-            namespace=self._namespace,
-            name=f"{full}_sum",
-        )
-        path.connect()
-        schedule.place(path.pre, "collect")
-        for s in sums:
-            setattr(target.neurons, s, linked_var(collector, s, index=np.zeros(target.neurons.N, dtype=int)))
-        target.collectors.extend([collector, path])
 
     def _initial(self, obj, name: str, values):
         """Set a weight/bias array before the first run and remember it (standalone state)."""

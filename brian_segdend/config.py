@@ -330,8 +330,6 @@ class ModelConfig:
 
     def _check_supported(self):
         """Options of the spec that the Brian network cannot build yet (clear error)."""
-        if self.random_plateau_times:
-            raise ValueError("random_plateau_times=True is not supported by the brian_segdend network yet")
         if self.symmetric_weights and self.broadcast and len(self.n_hidden) > 1:
             raise ValueError(
                 "symmetric_weights=True with broadcast=True needs products of transposed weights for "

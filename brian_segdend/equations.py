@@ -188,6 +188,25 @@ u_f += u*in_forward_window/K_f
 a_f += a*in_forward_window/K_f
 a_t += a*in_target_window/K_t
 """
+
+
+def plateau_times(table: str) -> str:
+    """Random plateau times (spec §4): each neuron's apical windows end ``plateau_offset`` steps before the
+    end of their phase; the offsets of example ``k`` are rows ``2k`` (forward) and ``2k + 1`` (target) of
+    the ``TimedArray`` called ``table``."""
+    return f"""
+plateau_offset = int({table}((2*example + in_target)*dt, i) + 0.5) : integer
+in_apical_forward_window = int(step >= T_f - K_f - plateau_offset and step < T_f - plateau_offset) : integer
+in_apical_target_window = int(step >= T_f + T_t - K_t - plateau_offset and step < T_f + T_t - plateau_offset) : integer
+"""
+
+
+#: The apical averages with random plateau times (the somatic average stays at the phase's end).
+HIDDEN_WINDOWS_PLATEAU_TIMES = """
+u_f += u*in_forward_window/K_f
+a_f += a*in_apical_forward_window/K_f
+a_t += a*in_apical_target_window/K_t
+"""
 OUTPUT_WINDOWS = """
 u_f += u*in_forward_window/K_f
 r_t += r*in_target_window/K_t

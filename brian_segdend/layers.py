@@ -24,6 +24,7 @@ __all__ = [
     "OPERATIONS",
     "PHASE_CLOCK",
     "build_layer",
+    "build_controller",
     "add_collector",
     "layer_parts",
     "compartments",
@@ -163,8 +164,13 @@ def compartments(config: ModelConfig, l: int) -> Part:
         return Part(Equations(eq.INPUT))
     if role == "hidden":
         soma = eq.SOMA_DYNAMIC_HIDDEN if config.conductances else eq.SOMA_STEADY_HIDDEN
-        code = {"soma": [soma, eq.RATE_UPDATE], "windows": [eq.HIDDEN_WINDOWS]}
-        return Part(Equations(eq.HIDDEN) + Equations(eq.HIDDEN_LEARNING), code, ["a", "u", "r"], ["u_f", "a_f", "a_t"])
+        eqs = Equations(eq.HIDDEN) + Equations(eq.HIDDEN_LEARNING)
+        windows = eq.HIDDEN_WINDOWS
+        if config.random_plateau_times:
+            eqs += Equations(eq.plateau_times(f"plateau_offsets_{topology.layer_name(config, l)}"))
+            windows = eq.HIDDEN_WINDOWS_PLATEAU_TIMES
+        code = {"soma": [soma, eq.RATE_UPDATE], "windows": [windows]}
+        return Part(eqs, code, ["a", "u", "r"], ["u_f", "a_f", "a_t"])
     soma = eq.SOMA_DYNAMIC_OUTPUT if config.conductances else eq.SOMA_STEADY_OUTPUT
     code = {"soma": [soma, eq.RATE_UPDATE], "windows": [eq.OUTPUT_WINDOWS]}
     return Part(Equations(eq.OUTPUT) + Equations(eq.OUTPUT_LEARNING), code, ["u", "r"], ["u_f", "r_t"])
@@ -313,3 +319,18 @@ def add_collector(config: ModelConfig, source: Layer, target: Layer, name: str, 
     for s in sums:
         setattr(target.neurons, s, linked_var(collector, s, index=np.zeros(target.neurons.N, dtype=int)))
     target.collectors.extend([collector, path])
+
+
+def build_controller(config: ModelConfig, **options) -> NeuronGroup:
+    """The one-neuron controller (spec §4): steps and examples, phase lengths, the end of a run.
+
+    ``options`` (clock, namespace with the phase-length tables and ``stop_run``) go to the group.
+    """
+    ctrl = NeuronGroup(1, eq.CONTROLLER, events={"done": "example >= n_examples"}, name="controller", **options)
+    ctrl.run_regularly(eq.CONTROLLER_PHASE_LENGTHS, **schedule.at("phase_lengths"), name="controller_phases")
+    ctrl.run_regularly(eq.CONTROLLER_ADVANCE, **schedule.at("advance"), name="controller_advance")
+    schedule.place(ctrl.thresholder["done"], "done_event")
+    ctrl.run_on_event("done", "stopped = stop_run(stopped)", **schedule.at("stop"))
+    ctrl.K_f, ctrl.K_t, ctrl.plastic, ctrl.n_examples = config.window_steps, config.window_steps, 1, 0
+    ctrl.recording = 0
+    return ctrl

@@ -14,13 +14,13 @@ interface of :mod:`~brian_segdend.model`.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Clock, EventMonitor, Network, NeuronGroup, Quantity, Synapses, TimedArray, ms
+from brian2 import Clock, EventMonitor, Network, Quantity, Synapses, TimedArray, ms
 
 from . import equations as eq
 from . import schedule, topology
 from .codegen import dense_rows_code_object
 from .config import ModelConfig
-from .layers import Layer, add_collector, build_layer
+from .layers import Layer, add_collector, build_controller, build_layer
 from .model import Stimulus
 from .simulator import stop_run
 from .weights import (
@@ -108,14 +108,19 @@ class SegregatedDendriteNetwork:
                 ("target_lengths", np.full(cap, float(config.target_steps))),
             )
         ]
+        #: random plateau times: per hidden layer, the offsets of example k in rows 2k (forward) and 2k + 1
+        self.plateau_tables = [
+            TimedArray(np.zeros((2 * cap, n)), dt=config.dt * ms, name=f"plateau_offsets_hidden{l}")
+            for l, n in enumerate(config.n_hidden if config.random_plateau_times else (), start=1)
+        ]
         self.replay_arrays = {}
         self.initial_values = {}
         self.recorded_neurons = {}  # layer name -> 0/1 mask of neurons taken by recorders
-        self._namespace = {**{table.name: table for table in tables}, "stop_run": stop_run}
+        self._namespace = {**{table.name: table for table in tables + self.plateau_tables}, "stop_run": stop_run}
 
         #: the model's own clock (dt of the config), so that it can share a Network with other dt's
         self.clock = Clock(dt=config.dt * ms, name="segdend_clock*")
-        self.controller = self._build_controller()
+        self.controller = build_controller(config, clock=self.clock, namespace=self._namespace)
         group_options = {"clock": self.clock, "namespace": self._namespace}
         self.layers = [
             build_layer(config, l, self._spike_form(l), self.controller, **group_options) for l in range(self.n_layers)
@@ -181,28 +186,39 @@ class SegregatedDendriteNetwork:
 
     # ------------------------------------------------------------------ stimulus (model interface)
     def draw_settings(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Random phase lengths of ``n`` training examples (spec §4), see :func:`schedule.draw_phase_lengths`."""
+        """Random phase lengths of ``n`` training examples (spec §4), see :func:`schedule.draw_phase_lengths`,
+        and with ``random_plateau_times`` the plateau offsets (:func:`schedule.draw_plateau_offsets`)."""
         T_f, T_t = schedule.draw_phase_lengths(self.config, n, rng)
-        return {"forward_lengths": T_f, "target_lengths": T_t}
+        settings = {"forward_lengths": T_f, "target_lengths": T_t}
+        if self.config.random_plateau_times:
+            settings["plateau_offsets"] = schedule.draw_plateau_offsets(self.config, n, rng)
+        return settings
 
-    def example_settings(self, n: int, learn: bool, forward_lengths=None, target_lengths=None) -> dict:
-        """Phase lengths of ``n`` examples (:func:`schedule.phase_lengths`); each run must fit :attr:`max_steps`."""
+    def example_settings(
+        self, n: int, learn: bool, forward_lengths=None, target_lengths=None, plateau_offsets=None
+    ) -> dict:
+        """Phase lengths of ``n`` examples (:func:`schedule.phase_lengths`; each run must fit :attr:`max_steps`)
+        and plateau offsets (:func:`schedule.plateau_offsets`, with ``random_plateau_times``)."""
         T_f, T_t = schedule.phase_lengths(self.config, n, learn, forward_lengths, target_lengths)
+        offsets = schedule.plateau_offsets(self.config, n, learn, plateau_offsets, T_f, T_t)
         steps = np.add.reduceat(T_f + T_t, np.arange(0, n, self.capacity)) if n else np.zeros(0)
         if np.any(steps > self.max_steps):
             raise ValueError(
                 f"a run of {self.capacity} examples needs {int(steps.max())} steps, more than {self.max_steps}"
             )
-        return {"forward_lengths": T_f, "target_lengths": T_t}
+        return {
+            "forward_lengths": T_f,
+            "target_lengths": T_t,
+            **({} if offsets is None else {"plateau_offsets": offsets}),
+        }
 
-    def stimulus(
-        self, images, labels, learn: bool, record: bool = False, forward_lengths=None, target_lengths=None
-    ) -> Stimulus:
+    def stimulus(self, images, labels, learn: bool, record: bool = False, **settings) -> Stimulus:
         """The tables and controller settings of one run over these examples (at most :attr:`capacity`)."""
         cfg, cap, n = self.config, self.capacity, len(images)
         if n > cap:
             raise ValueError(f"{n} examples do not fit in one run of this network (capacity={cap})")
-        T_f, T_t = self.example_settings(n, learn, forward_lengths, target_lengths).values()
+        settings = self.example_settings(n, learn, **settings)
+        T_f, T_t = settings["forward_lengths"], settings["target_lengths"]
         tables = {
             self.images: np.zeros((cap, cfg.n_inputs)),
             self.labels: np.zeros(cap),
@@ -211,6 +227,10 @@ class SegregatedDendriteNetwork:
         }
         for table, values in zip(tables, (images, labels, T_f, T_t)):
             tables[table][:n] = values
+        offsets = settings.get("plateau_offsets", np.zeros((n, 2, sum(cfg.n_hidden))))
+        for table, values in zip(self.plateau_tables, np.split(offsets, np.cumsum(cfg.n_hidden)[:-1], axis=2)):
+            tables[table] = np.zeros(table.values.shape)
+            tables[table][: 2 * n] = values.reshape(2 * n, -1)
         controls = {
             "n_examples": n,
             "plastic": int(learn),
@@ -349,24 +369,6 @@ class SegregatedDendriteNetwork:
         return values.astype(obj.variables[name].dtype)
 
     # ------------------------------------------------------------------ construction
-    def _build_controller(self) -> NeuronGroup:
-        ctrl = NeuronGroup(
-            1,
-            eq.CONTROLLER,
-            events={"done": "example >= n_examples"},
-            clock=self.clock,
-            namespace=self._namespace,
-            name="controller",
-        )
-        ctrl.run_regularly(eq.CONTROLLER_PHASE_LENGTHS, **schedule.at("phase_lengths"), name="controller_phases")
-        ctrl.run_regularly(eq.CONTROLLER_ADVANCE, **schedule.at("advance"), name="controller_advance")
-        schedule.place(ctrl.thresholder["done"], "done_event")
-        ctrl.run_on_event("done", "stopped = stop_run(stopped)", **schedule.at("stop"))
-        cfg = self.config
-        ctrl.K_f, ctrl.K_t, ctrl.plastic, ctrl.n_examples = cfg.window_steps, cfg.window_steps, 1, 0
-        ctrl.recording = 0
-        return ctrl
-
     def _spike_form(self, l: int) -> dict:
         """How layer ``l`` draws its spike counts: one of :mod:`equations`' spike-count forms."""
         cfg = self.config

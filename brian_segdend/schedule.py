@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ModelConfig
+from .config import PLATEAU_OFFSET_MAX, PLATEAU_OFFSET_SD, ModelConfig
 
 __all__ = [
     "SLOTS",
@@ -32,6 +32,8 @@ __all__ = [
     "draw_phase_lengths",
     "phase_lengths",
     "max_example_steps",
+    "draw_plateau_offsets",
+    "plateau_offsets",
     "MAX_EXTRA_STEPS",
 ]
 
@@ -151,3 +153,41 @@ def phase_lengths(config: ModelConfig, n: int, learn: bool, forward_lengths=None
 def max_example_steps(config: ModelConfig) -> int:
     """Steps of the longest example a run is built for (training or test)."""
     return max(config.forward_steps + config.target_steps + MAX_EXTRA_STEPS, config.test_steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Random plateau times (spec §4): per example, phase and hidden neuron, the steps before the phase's end
+# at which the neuron's apical window ends. Settings hold them as one int array (n, 2, hidden neurons),
+# phase 0 forward, 1 target, hidden layers side by side.
+def draw_plateau_offsets(config: ModelConfig, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``min(|int(N(0, 3))|, 5)`` per example, phase and hidden neuron (``int`` truncates), ``(n, 2, sum n_l)``."""
+    z = rng.normal(0.0, PLATEAU_OFFSET_SD, size=(n, 2, sum(config.n_hidden)))
+    return np.minimum(np.abs(np.trunc(z)), PLATEAU_OFFSET_MAX).astype(np.int64)
+
+
+def plateau_offsets(config: ModelConfig, n: int, learn: bool, offsets, T_f, T_t) -> np.ndarray | None:
+    """Checked plateau offsets of ``n`` examples as ``(n, 2, sum n_l)`` ints, or ``None`` (option off, tests).
+
+    ``offsets`` is that array, or ``(forward, target)``: per phase a list over hidden layers of
+    ``(n, n_l)`` arrays. Each window of K steps must fit in its phase (``offset <= T - K``).
+    """
+    if not config.random_plateau_times:
+        if offsets is not None:
+            raise ValueError("plateau_offsets given, but random_plateau_times is off")
+        return None
+    if not learn:
+        return None  # test runs learn nothing: the apical averages are not used
+    if offsets is None:
+        raise ValueError("random_plateau_times needs plateau_offsets when learning (draw_settings draws them)")
+    if isinstance(offsets, (tuple, list)):
+        if len(offsets) != 2 or any(len(phase) != len(config.n_hidden) for phase in offsets):
+            raise ValueError("plateau_offsets must be (forward, target), each a list with one array per hidden layer")
+        offsets = np.stack([np.concatenate([np.asarray(o) for o in phase], axis=-1) for phase in offsets], axis=1)
+    offsets = np.asarray(offsets)
+    shape = (n, 2, sum(config.n_hidden))
+    if offsets.shape != shape or np.any(offsets != np.round(offsets)) or np.any(offsets < 0):
+        raise ValueError(f"plateau_offsets must be integers >= 0 of shape {shape} (examples, phase, hidden neurons)")
+    room = np.stack([T_f, T_t], axis=1)[:, :, None] - config.window_steps
+    if np.any(offsets > room):
+        raise ValueError(f"a plateau offset leaves no room for the window of {config.window_steps} steps in its phase")
+    return offsets.astype(np.int64)

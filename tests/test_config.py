@@ -183,10 +183,7 @@ def test_random_plateau_times_need_room_before_the_end_of_each_phase():
     [
         dict(backprop=True),
         dict(record_backprop_angle=True),
-        pytest.param(
-            dict(random_plateau_times=True, forward_steps=25, target_steps=25),
-            marks=pytest.mark.xfail(strict=True, reason="phase B: random plateau times"),
-        ),
+        dict(random_plateau_times=True, forward_steps=25, target_steps=25),
     ],
 )
 def test_ref_options_are_accepted(changes):

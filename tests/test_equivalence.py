@@ -75,6 +75,9 @@ CASES = {
         dict(symmetric_weights=True, noisy_symmetric_weights=True, spiking_feedback=False), copy_feedback=True
     ),
     "backprop-two-hidden": Case(dict(backprop=True, n_hidden=(7, 5), broadcast=False)),
+    "random-plateau-times": Case(
+        dict(random_plateau_times=True, update_feedback_weights=True, feedback_learning_rates=(0.3,))
+    ),
     "mixed-rates": Case(
         dict(
             spiking_feedforward=False,
@@ -116,6 +119,9 @@ APPROXIMATE = {
 
 #: More exact options, each also covered by a case of CASES: numpy by default, cpp_standalone with ``-m long``.
 MORE_CASES = {
+    "random-plateau-times-two-hidden-backprop-rates": Case(
+        dict(random_plateau_times=True, n_hidden=(7, 5), backprop=True, spiking_feedback=False)
+    ),
     "backprop-broadcast-feedback-learning": Case(
         dict(backprop=True, n_hidden=(7, 5), update_feedback_weights=True, feedback_learning_rates=(0.3,))
     ),
@@ -123,9 +129,6 @@ MORE_CASES = {
 
 #: Options the network does not build (or not exactly) yet: issue 14, phase B removes the marker.
 PHASE_B = {
-    "random-plateau-times": Case(
-        dict(random_plateau_times=True, update_feedback_weights=True, feedback_learning_rates=(0.3,))
-    ),
     "symmetric-broadcast-two-hidden": Case(dict(symmetric_weights=True, n_hidden=(7, 5))),
     "symmetric-broadcast-two-hidden-rates": Case(dict(symmetric_weights=True, n_hidden=(7, 5), spiking_feedback=False)),
     "symmetric-broadcast-two-hidden-sparse": Case(dict(symmetric_weights=True, sparse_feedback=True, n_hidden=(7, 5))),

@@ -205,3 +205,31 @@ def test_poisson_counts_after_a_zeroed_state_are_not_a_burst():
     first = np.arange(20) * cfg.test_steps  # each example's first step
     S, r = mon.S[:, first].astype(float), mon.r[:, first]
     assert abs(S.sum() - r.sum()) < 4 * np.sqrt(r.sum()) + 1
+
+
+def test_random_plateau_offsets_are_drawn_as_the_spec_says_and_checked():
+    """Spec §4: min(|int(N(0, 3))|, 5) per example, phase and hidden neuron, drawn by draw_settings (so by
+    Simulator.train and training.train); present() checks what it is given before anything runs."""
+    cfg = SMALL.replace(random_plateau_times=True, n_hidden=(7, 5))
+    net = SegregatedDendriteNetwork(cfg, seed=0, capacity=2)
+    offsets = net.draw_settings(20000, np.random.default_rng(1))["plateau_offsets"]
+    assert offsets.shape == (20000, 2, 12) and offsets.dtype.kind == "i"
+    share = np.bincount(offsets.ravel(), minlength=6) / offsets.size
+    from scipy.stats import norm
+
+    want = [2 * (norm.cdf((k + 1) / 3) - norm.cdf(k / 3)) for k in range(5)]
+    np.testing.assert_allclose(share, want + [1 - sum(want)], atol=0.003)  # P(0) = 0.26, P(5) = 0.096
+    sim, X, y = Simulator(net), np.zeros((2, cfg.n_inputs)), np.zeros(2, int)
+    with pytest.raises(ValueError, match="needs plateau_offsets when learning"):
+        sim.present(X, y, learn=True)
+    good = ([np.zeros((2, 7), int), np.zeros((2, 5), int)], [np.zeros((2, 7), int), np.zeros((2, 5), int)])
+    with pytest.raises(ValueError, match=r"shape \(2, 2, 12\)"):
+        sim.present(X, y, learn=True, plateau_offsets=np.zeros((2, 2, 11)))
+    with pytest.raises(ValueError, match="one array per hidden layer"):
+        sim.present(X, y, learn=True, plateau_offsets=(good[0][:1], good[1]))
+    too_late = np.full((2, 2, 12), cfg.target_steps - cfg.window_steps + 1)
+    with pytest.raises(ValueError, match="no room for the window of 5 steps"):
+        sim.present(X, y, learn=True, plateau_offsets=too_late)
+    sim.present(X, y, learn=True, plateau_offsets=good)
+    with pytest.raises(ValueError, match="random_plateau_times is off"):
+        Simulator(SegregatedDendriteNetwork(SMALL, seed=0)).present(X, y, learn=True, plateau_offsets=good)

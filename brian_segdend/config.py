@@ -326,16 +326,6 @@ class ModelConfig:
                 f"random_plateau_times averages up to {PLATEAU_OFFSET_MAX} steps before a phase's end, so "
                 f"window_steps + {PLATEAU_OFFSET_MAX} must fit in the shortest phase ({shortest} steps)",
             )
-        self._check_supported()
-
-    def _check_supported(self):
-        """Options of the spec that the Brian network cannot build yet (clear error)."""
-        if self.symmetric_weights and self.broadcast and len(self.n_hidden) > 1:
-            raise ValueError(
-                "symmetric_weights=True with broadcast=True needs products of transposed weights for "
-                f"{len(self.n_hidden)} hidden layers, which brian_segdend does not support yet; "
-                "use broadcast=False or a single hidden layer"
-            )
 
 
 def _in_unit(name, value, unit, expected):

@@ -91,6 +91,7 @@ PHASE_EVENTS = {
     "learn_pre": _LEARNING_STEP + " and pbar_f != 0",  # a source whose window average is 0 changes no weight
     "update": _LEARNING_STEP,  # later in that step: biases, ring corrections
     "backprop": _LEARNING_STEP,  # backpropagated errors, layer by layer from the top (§5)
+    "rebuild": _LEARNING_STEP,  # symmetric broadcast feedback rebuilt from W, layer by layer from the top (§5)
     "example_end": "step == T_f + T_t - 1",  # read-outs, window reset
     "forward_end": "step == T_f - 1",  # training-error diagnostic (§7)
     "example_start": "plastic == 0 and step == 0",  # test runs: zero all state (§7)
@@ -287,6 +288,33 @@ def scalar_noise_redraw(sd: float) -> str:
     )
 
 
+# Symmetric broadcast feedback with several hidden layers (spec §5): Y_L = W_{L+1}^T, Y_l = W_{l+1}^T Y_{l+1}
+# (with noise: W^T + N, N redrawn with each update), rebuilt after every update. Each hidden neuron keeps
+# its row of Y_l (``yrow_0`` ...); a postsynaptic pathway of W_{l+1} sums the rows, then the feedback
+# synapses from the output take their new weights and re-weight the spikes still in memory by the change.
+def row_names(n_outputs: int) -> list[str]:
+    """``yrow_0 .. yrow_{n-1}``: a hidden neuron's row of Y_l (broadcast feedback from ``n_outputs`` units)."""
+    return lag_names("yrow", n_outputs)
+
+
+def row_sum(n_outputs: int, top: bool, noisy: bool) -> str:
+    """Postsynaptic pathway of W_{l+1}: ``Y_l[pre, k] += (w + noise) * Y_{l+1}[post, k]`` (``top``: Y_{l+1} = 1)."""
+    w = "(w + fb_noise)" if noisy else "w"
+    rows = row_names(n_outputs)
+    return "\n".join(f"{r}_pre += {w}*" + (f"int(j == {k})" if top else f"{r}_post") for k, r in enumerate(rows))
+
+
+def rebuilt_feedback(config: ModelConfig, n_outputs: int, gain: float) -> str:
+    """Postsynaptic pathway of the feedback synapses output -> hidden: ``y = gain * Y_l[post, pre]``; with
+    spiking feedback, the change re-weights the spikes in the receiver's memory (exact, spec §10.3)."""
+    row = " + ".join(f"{r}_post*int(i == {k})" for k, r in enumerate(row_names(n_outputs)))
+    lines = [f"y_new = {gain!r}*({row})", "dy = y_new - y"]
+    if config.spiking_feedback:
+        targets = memory_variables(config, "apical")
+        lines += [f"{t}_post += dy*{x}_pre" for t, x in zip(targets, source_memory(config))]
+    return "\n".join(lines + ["y = y_new"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Kernel (spec §2): input memories of a receiving compartment and the traces of a source.
 #: receiving compartment -> (ring of the truncated kernel, accumulators of the untruncated kernel)
@@ -379,12 +407,17 @@ def correction_sums(config: ModelConfig, name: str) -> list[str]:
     return lag_names(name, len(memory_variables(config, CORRECTIONS[name][0])))
 
 
+def source_memory(config: ModelConfig) -> list[str]:
+    """A spiking source's counts ``S, S_1, ...`` (or traces ``x_L, x_s``) matching a receiver's memory
+    variables (:func:`memory_variables`) one to one."""
+    if config.kernel == "truncated":
+        return ["S"] + lag_names("S", config.spike_memory - 1, first=1)
+    return ["x_L", "x_s"]
+
+
 def correction_collect(config: ModelConfig, name: str) -> str:
     """Source-side code of the collecting pathway: ``s_k += factor*S(t-k)`` per lag (or trace)."""
-    if config.kernel == "truncated":
-        spikes = ["S"] + lag_names("S", config.spike_memory - 1, first=1)
-    else:
-        spikes = ["x_L", "x_s"]
+    spikes = source_memory(config)
     factor = "*".join(f"{v}_pre" for v in CORRECTIONS[name][1])
     return "\n".join(f"{s}_post += {factor}*{x}_pre" for s, x in zip(correction_sums(config, name), spikes))
 

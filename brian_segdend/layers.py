@@ -111,6 +111,7 @@ def build_layer(config: ModelConfig, l: int, form: dict, controller: NeuronGroup
     events += ["record"] + (["learn_pre"] if topology.feeds_forward(config, l) else [])
     events += ["forward_end"] if topology.role(config, l) == "output" else []
     events += ["backprop"] if topology.backpropagates(config) and l > 0 else []  # e^bp reaches the layer below
+    events += ["rebuild"] if topology.rebuilds_symmetric_feedback(config) and l > 0 else []  # Y from W
     group = NeuronGroup(
         config.layer_sizes[l],
         model,
@@ -237,6 +238,10 @@ def learning(config: ModelConfig, l: int) -> Part:
         errors.append(eq.FEEDBACK_ERROR)
         if config.feedback_bias:
             update.append("c += eta_Y*error_Y")
+    if role == "hidden" and topology.rebuilds_symmetric_feedback(config):  # rows of Y_l, summed after updates
+        rows = eq.row_names(config.n_outputs)
+        eqs += eq.variables(rows)
+        update += [f"{r} = 0" for r in rows]
     code = {"errors": errors, "update": update}
     if topology.backpropagates(config):
         if role == "output":

@@ -20,6 +20,7 @@ from . import equations as eq
 from . import schedule, topology
 from .codegen import dense_rows_code_object
 from .config import ModelConfig
+from .feedback import build_feedback
 from .layers import Layer, add_collector, build_controller, build_layer
 from .model import Stimulus
 from .simulator import stop_run
@@ -30,6 +31,7 @@ from .weights import (
     feedback_shape,
     initial_weights,
     symmetric_feedback,
+    symmetric_noise,
 )
 
 __all__ = ["Layer", "SegregatedDendriteNetwork"]
@@ -86,6 +88,8 @@ class SegregatedDendriteNetwork:
         if weights is None:
             weights = initial_weights(config, np.random.default_rng(seed))
         check_weights(config, weights)
+        #: noise of noisy symmetric feedback held in the initial Y (spec §6), per W_l, l >= 2
+        self._noise = symmetric_noise(config, weights, weights.get("sparse_masks")) if config.symmetric_weights else []
         self.capacity = int(capacity)
         self.replay = bool(replay)
         self.replay_steps = int(replay_steps)
@@ -310,15 +314,10 @@ class SegregatedDendriteNetwork:
                 y[post, pre] = value(layer.fb, "y")
                 Y.append(y)
         masks = self.sparse_masks if cfg.sparse_feedback else None
-        if cfg.symmetric_weights:
-            Y = symmetric_feedback(cfg, W, masks)
-            if cfg.noisy_symmetric_weights:
-                for l in range(1, len(Y) + 1):
-                    syn = self.layers[l + 1].ff
-                    noise = value(syn, "fb_noise")
-                    noise = noise.reshape(syn.source.N, syn.target.N) if noise.size > 1 else float(np.ravel(noise)[0])
-                    gain = np.where(masks[l - 1], 0.0, cfg.sparse_scale) if masks else 1.0
-                    Y[l - 1] = gain * (W[l].T + noise)
+        if cfg.symmetric_weights and not topology.rebuilds_symmetric_feedback(cfg):  # Y follows W's synapses
+            noisy = cfg.noisy_symmetric_weights
+            noise = [value(self.layers[l].ff, "fb_noise") for l in range(2, self.n_layers)] if noisy else None
+            Y = symmetric_feedback(cfg, W, masks, noise=noise)
         weights = {"W": W, "b": b, "Y": Y, "c": c}
         if masks:
             weights["sparse_masks"] = [m.copy() for m in masks]
@@ -329,6 +328,10 @@ class SegregatedDendriteNetwork:
         cfg = self.config
         weights = {k: v for k, v in weights.items() if k != "sparse_masks"}
         check_weights(cfg, {**weights, "sparse_masks": self.sparse_masks})
+        noises = symmetric_noise(cfg, weights, self.sparse_masks) if cfg.symmetric_weights else []
+        if cfg.noisy_symmetric_weights and not topology.rebuilds_symmetric_feedback(cfg):
+            for l, noise in enumerate(noises, start=2):
+                assign(self.layers[l].ff, "fb_noise", np.ravel(noise))
         for l, layer in enumerate(self.layers[1:], start=1):
             assign(layer.ff, "w", np.asarray(weights["W"][l - 1], float).T.ravel())
             assign(layer.neurons, "b", weights["b"][l - 1])
@@ -372,16 +375,14 @@ class SegregatedDendriteNetwork:
     def _spike_form(self, l: int) -> dict:
         """How layer ``l`` draws its spike counts: one of :mod:`equations`' spike-count forms."""
         cfg = self.config
-        if self.replay:
-            name = f"replay_{topology.layer_name(cfg, l)}"
-            self.replay_arrays[l] = TimedArray(
-                np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=cfg.dt * ms, name=name
+        if not self.replay:
+            return (
+                eq.BERNOULLI if cfg.spike_counts == "bernoulli" else eq.POISSON_INPUT if l == 0 else eq.POISSON_NEURONS
             )
-            self._namespace[name] = self.replay_arrays[l]
-            return eq.replay_counts(name)
-        if cfg.spike_counts == "bernoulli":
-            return eq.BERNOULLI
-        return eq.POISSON_INPUT if l == 0 else eq.POISSON_NEURONS
+        name = f"replay_{topology.layer_name(cfg, l)}"
+        self.replay_arrays[l] = TimedArray(np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=cfg.dt * ms, name=name)
+        self._namespace[name] = self.replay_arrays[l]
+        return eq.replay_counts(name)
 
     def _synapses(self, source: Layer, target: Layer, name: str, dense: bool = True, **kwds) -> Synapses:
         codeobj_class = dense_rows_code_object() if dense else None
@@ -394,16 +395,19 @@ class SegregatedDendriteNetwork:
         cfg = self.config
         pre, post = self.layers[l - 1], self.layers[l]
         symmetric = topology.carries_symmetric_feedback(cfg, l)
+        products = topology.rebuilds_symmetric_feedback(cfg) and l >= 2  # W_l^T is a factor of Y_{l-1}
         model = ["w : 1"]
         if symmetric:  # noise per entry (broadcast) or one scalar (QUIRK, spec §5)
             model.append(eq.SYMMETRIC_FEEDBACK + ("" if cfg.broadcast else " (shared)"))
+        elif products and cfg.noisy_symmetric_weights:
+            model.append("fb_noise : 1")
         on_pre, on_event = {}, {}
         if cfg.spiking_feedforward:
             on_pre["pre"], on_event["pre"] = eq.spike_input(cfg, "basal", "w"), "spike"
         else:
             model.append(eq.summed_rate("d_ff", "w"))
         update = eq.FEEDFORWARD_UPDATE
-        redraws_noise = symmetric and cfg.noisy_symmetric_weights and cfg.broadcast
+        redraws_noise = (symmetric or products) and cfg.noisy_symmetric_weights and cfg.broadcast
         if redraws_noise:  # every synapse redraws its noise, so no presynaptic neuron may skip
             update += "\n" + eq.noise_redraw(cfg.symmetric_noise_sd)
         on_pre["learn"], on_event["learn"] = update, "learn" if redraws_noise else "learn_pre"
@@ -411,6 +415,10 @@ class SegregatedDendriteNetwork:
         y = eq.symmetric_feedback_weight(cfg.noisy_symmetric_weights)
         if topology.backpropagates(cfg) and l >= 2:  # W_{l+1}^T e^bp into hidden layer l - 1 (spec §5)
             on_post["backprop"], on_event["backprop"] = eq.BACKPROP_SUM, "backprop"
+        if products:  # rows of Y_{l-1} = (W_l + N)^T Y_l
+            top = l == self.n_layers - 1
+            on_post["rebuild"] = eq.row_sum(cfg.n_outputs, top, cfg.noisy_symmetric_weights)
+            on_event["rebuild"] = "rebuild"
         if symmetric and cfg.spiking_feedback:
             on_post["post"], on_event["post"] = eq.spike_input(cfg, "apical", y, receiver="pre"), "spike"
         elif symmetric:
@@ -429,13 +437,17 @@ class SegregatedDendriteNetwork:
         self._initial(syn, "w", W.T.ravel())
         schedule.place(syn.pre if cfg.spiking_feedforward else syn.summed_updaters["d_ff_post"], "feedforward", l)
         schedule.place(syn.learn, "weights")
-        if "backprop" in on_post:
-            schedule.place(syn.backprop, "backprop_sum", l - 1)
+        for pathway, slot in (("backprop", "backprop_sum"), ("rebuild", "row_sums")):
+            if pathway in on_post:
+                schedule.place(getattr(syn, pathway), slot, l - 1)
+        if products and cfg.noisy_symmetric_weights:  # redrawn with each update, before the rows use it
+            self._initial(syn, "fb_noise", np.zeros(n_pre * n_post))
         if symmetric:
             mask = self.sparse_masks[l - 2] if (cfg.sparse_feedback and self.sparse_masks) else None
             gain = np.ones((n_post, n_pre)) if mask is None else np.where(mask.T, 0.0, cfg.sparse_scale)
             syn.fb_gain = gain.T.ravel()
-            self._initial(syn, "fb_noise", np.zeros(n_pre * n_post if cfg.broadcast else 1))
+            noise = self._noise[l - 2] if cfg.noisy_symmetric_weights else 0.0
+            self._initial(syn, "fb_noise", np.ravel(noise) * np.ones(n_pre * n_post if cfg.broadcast else 1))
             if "post" in on_post:
                 schedule.place(syn.post, "feedback", l)
             else:
@@ -445,45 +457,16 @@ class SegregatedDendriteNetwork:
         post.ff = syn
 
     def _build_feedback(self, l: int, Y: np.ndarray):
-        """Feedback weights Y_l into hidden layer ``l`` (spec §1), unless they mirror W (symmetric)."""
+        """Feedback weights Y_l into hidden layer ``l`` (:func:`feedback.build_feedback`), unless W's
+        synapses carry them (symmetric feedback of the layer above)."""
         cfg = self.config
-        if cfg.symmetric_weights:
+        if cfg.symmetric_weights and not topology.rebuilds_symmetric_feedback(cfg):
             return
-        target = self.layers[l]
-        src_index = topology.feedback_source(cfg, l)
-        learn = topology.learns_feedback(cfg)
-        model = ["y : 1"]
-        on_pre, on_event = {}, {}
-        if cfg.spiking_feedback:
-            on_pre["pre"], on_event["pre"] = eq.spike_input(cfg, "apical", "y"), "spike"
-        else:
-            model.append(eq.summed_rate("a_fb", "y"))
-        if learn:
-            regrows = cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example
-            on_pre["learn"], on_event["learn"] = eq.feedback_update(cfg.sparse_scale if regrows else None), "learn"
         mask = self.sparse_masks[l - 1] if (cfg.sparse_feedback and self.sparse_masks) else np.zeros(Y.shape, bool)
-        syn = self._synapses(  # all-to-all in presynaptic order unless sparse
-            self.layers[src_index],
-            target,
-            f"{target.name}_fb",
-            dense=not mask.any(),
-            model="\n".join(model),
-            on_pre=on_pre or None,
-            on_event=on_event if on_pre else "spike",
-        )
-        post_idx, pre_idx = np.nonzero(~mask)  # Y[post, pre]; sparse entries are not connected
-        order = np.lexsort((post_idx, pre_idx))
-        pre_idx, post_idx = pre_idx[order], post_idx[order]
-        syn.connect(i=pre_idx, j=post_idx)
-        self._initial(syn, "y", Y[post_idx, pre_idx])
-        self.feedback_index[l] = (post_idx, pre_idx)
-        if cfg.spiking_feedback:
-            schedule.place(syn.pre, "feedback", src_index)
-        else:
-            schedule.place(syn.summed_updaters["a_fb_post"], "rate_feedback", l)
-        if learn:
-            schedule.place(syn.learn, "weights")
-        target.fb = syn
+        source, target = self.layers[topology.feedback_source(cfg, l)], self.layers[l]
+        target.fb, self.feedback_index[l] = build_feedback(cfg, l, source, target, mask, self._synapses)
+        post, pre = self.feedback_index[l]
+        self._initial(target.fb, "y", Y[post, pre])
 
     def _initial(self, obj, name: str, values):
         """Set a weight/bias array before the first run and remember it (standalone state)."""

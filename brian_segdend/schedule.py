@@ -25,7 +25,7 @@ from .config import PLATEAU_OFFSET_MAX, PLATEAU_OFFSET_SD, ModelConfig
 __all__ = [
     "SLOTS",
     "LAYER_STEPS",
-    "BACKPROP_STEPS",
+    "TOP_DOWN_STEPS",
     "EVENT_SLOTS",
     "at",
     "place",
@@ -52,12 +52,13 @@ SLOTS = {
     "readouts": ("end", 15),  # output u_f at the forward end / example end
     "learn_events": ("end", 18),  # thresholders of learn, learn_pre and update
     "errors": ("end", 19),  # per-neuron errors (spec §5); correction sums zeroed
-    # ("end", 20 ... 38): the backpropagated errors, layer by layer from the top (BACKPROP_STEPS)
+    # ("end", 20 ... 31): the backpropagated errors, layer by layer from the top (TOP_DOWN_STEPS)
     "collect": ("end", 40),  # correction sums of rank-one updates (spec §10.3)
     "update": ("end", 45),  # biases and corrections of spikes in memory
     "weights": ("end", 50),  # weight updates (the Synapses' 'learn' pathways)
     "redraw_noise": ("end", 55),  # noisy symmetric feedback, one scalar per example (QUIRK)
-    "window_reset": ("end", 60),
+    # ("end", 56 ... 67): symmetric broadcast feedback rebuilt, layer by layer from the top (TOP_DOWN_STEPS)
+    "window_reset": ("end", 70),
     "advance": ("end", 90),  # controller: next step, next example
     "done_event": ("end", 95),  # thresholder of 'done' (all examples presented)
     "stop": ("end", 96),  # stop_run
@@ -75,12 +76,20 @@ LAYER_STEPS = {
     "feedback": 50,  # this layer's spikes reach the apical memory of the layers it feeds back to
 }
 
-#: Backpropagated errors (spec §5, ``backprop`` and its angle diagnostic) of hidden layer ``l``, in the
-#: ``end`` slot at order ``BACKPROP_FIRST + 3*(MAX_HIDDEN - l) + offset``: from the top layer down, the
-#: synapses of W_{l+1} sum W_{l+1}^T e^bp_{l+1} (with W_{l+1} after this example's update, REF's order),
-#: then layer l's neurons turn the sum into their error. All of it runs between ``errors`` and ``collect``.
-BACKPROP_STEPS = {"backprop_sum": 0, "backprop_error": 1}
-BACKPROP_FIRST, MAX_HIDDEN = 20, 6
+#: Per-hidden-layer steps of the ``end`` slot that run from the top layer down, at order
+#: ``first + 2*(MAX_HIDDEN - l) + offset`` (name -> (first, offset)):
+#: backpropagated errors (spec §5, ``backprop`` and its angle diagnostic): the synapses of W_{l+1} sum
+#: W_{l+1}^T e^bp_{l+1} (with W_{l+1} after this example's update, REF's order), then layer l's neurons
+#: turn the sum into their error, all between ``errors`` and ``collect``; symmetric broadcast feedback
+#: with several hidden layers (spec §5): after the weight updates, the synapses of W_{l+1} sum layer l's
+#: rows of Y_l = W_{l+1}^T Y_{l+1}, then the feedback synapses into layer l take their new weights.
+TOP_DOWN_STEPS = {
+    "backprop_sum": (20, 0),
+    "backprop_error": (20, 1),
+    "row_sums": (56, 0),
+    "rebuild_feedback": (56, 1),
+}
+MAX_HIDDEN = 6
 
 #: Where each per-example event's condition is checked (its thresholder).
 EVENT_SLOTS = {
@@ -94,6 +103,7 @@ EVENT_SLOTS = {
     "learn_pre": "learn_events",
     "update": "learn_events",
     "backprop": "learn_events",
+    "rebuild": "learn_events",
 }
 
 
@@ -104,10 +114,11 @@ def at(name: str, layer: int | None = None) -> dict:
         if layer is None:
             raise ValueError(f"slot {name!r} is a step of the layer sweep; give the layer index")
         return {"when": "groups", "order": 100 * layer + LAYER_STEPS[name]}
-    if name in BACKPROP_STEPS:
+    if name in TOP_DOWN_STEPS:
         if layer is None or not 1 <= layer <= MAX_HIDDEN:
             raise ValueError(f"slot {name!r} belongs to a hidden layer (1..{MAX_HIDDEN}); got layer={layer!r}")
-        return {"when": "end", "order": BACKPROP_FIRST + 3 * (MAX_HIDDEN - layer) + BACKPROP_STEPS[name]}
+        first, offset = TOP_DOWN_STEPS[name]
+        return {"when": "end", "order": first + 2 * (MAX_HIDDEN - layer) + offset}
     if name not in SLOTS:
         raise KeyError(f"no slot named {name!r}; slots are {sorted(SLOTS) + sorted(LAYER_STEPS)}")
     when, order = SLOTS[name]

@@ -70,6 +70,8 @@ CASES = {
         dict(sparse_feedback=True, update_feedback_weights=True, feedback_learning_rates=(0.3,), spiking_feedback=False)
     ),
     "symmetric-nonspiking-feedback": Case(dict(symmetric_weights=True, spiking_feedback=False)),
+    # Y_1 = W_2^T W_3^T, rebuilt after every update; spikes in memory re-weighted by the change
+    "symmetric-broadcast-two-hidden": Case(dict(symmetric_weights=True, n_hidden=(7, 5))),
     "symmetric-spiking-two-hidden": Case(dict(symmetric_weights=True, n_hidden=(7, 5), broadcast=False)),
     "noisy-symmetric-rates": Case(
         dict(symmetric_weights=True, noisy_symmetric_weights=True, spiking_feedback=False), copy_feedback=True
@@ -119,6 +121,14 @@ APPROXIMATE = {
 
 #: More exact options, each also covered by a case of CASES: numpy by default, cpp_standalone with ``-m long``.
 MORE_CASES = {
+    "symmetric-broadcast-two-hidden-rates": Case(dict(symmetric_weights=True, n_hidden=(7, 5), spiking_feedback=False)),
+    "symmetric-broadcast-two-hidden-sparse-untruncated": Case(
+        dict(symmetric_weights=True, sparse_feedback=True, n_hidden=(7, 5), kernel="untruncated")
+    ),
+    "symmetric-broadcast-three-hidden-noisy": Case(
+        dict(symmetric_weights=True, noisy_symmetric_weights=True, n_hidden=(7, 5, 4), learning_rates=(0.5,)),
+        copy_feedback=True,
+    ),
     "random-plateau-times-two-hidden-backprop-rates": Case(
         dict(random_plateau_times=True, n_hidden=(7, 5), backprop=True, spiking_feedback=False)
     ),
@@ -129,13 +139,6 @@ MORE_CASES = {
 
 #: Options the network does not build (or not exactly) yet: issue 14, phase B removes the marker.
 PHASE_B = {
-    "symmetric-broadcast-two-hidden": Case(dict(symmetric_weights=True, n_hidden=(7, 5))),
-    "symmetric-broadcast-two-hidden-rates": Case(dict(symmetric_weights=True, n_hidden=(7, 5), spiking_feedback=False)),
-    "symmetric-broadcast-two-hidden-sparse": Case(dict(symmetric_weights=True, sparse_feedback=True, n_hidden=(7, 5))),
-    "symmetric-broadcast-three-hidden-noisy": Case(
-        dict(symmetric_weights=True, noisy_symmetric_weights=True, n_hidden=(7, 5, 4), learning_rates=(0.5,)),
-        copy_feedback=True,
-    ),
     # the approximate options made exact (spikes in memory re-weighted by the synapses that exist)
     **{f"{name}-exact": case._replace(skip_first_steps=0) for name, case in APPROXIMATE.items()},
 }
@@ -184,7 +187,6 @@ def test_phase_b_options_match_oracle(name, device):
     side_by_side(case).run(ONE_BY_ONE if case.copy_feedback else SEQUENCE)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 phase B: the first example runs with Y = W^T, without the noise")
 @pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
 def test_noisy_symmetric_feedback_starts_with_the_noise_drawn_at_initialisation(device):
     """Spec §6: the noise is drawn at initialisation (initial_weights puts it in Y); the first example must

@@ -130,7 +130,6 @@ def test_noisy_symmetric_feedback_non_broadcast_is_one_scalar(device):
     assert noises[0][0, 0] != pytest.approx(noises[1][0, 0], abs=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 phase B: the first example runs with Y = W^T")
 @pytest.mark.parametrize("broadcast", [True, False])
 def test_noisy_symmetric_feedback_is_noisy_from_the_first_example(broadcast):
     """Spec §6: the noise is drawn at initialisation; initial_weights puts it into Y, and the simulation
@@ -142,14 +141,36 @@ def test_noisy_symmetric_feedback_is_noisy_from_the_first_example(broadcast):
     np.testing.assert_allclose(Y, weights["Y"][0], rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 phase B: set_weights ignores Y in symmetric mode")
-def test_set_weights_refuses_a_feedback_matrix_that_symmetric_mode_would_ignore():
-    sim = Simulator(SegregatedDendriteNetwork(SMALL.replace(symmetric_weights=True), seed=0, capacity=1))
+@pytest.mark.parametrize(
+    "changes",
+    [dict(), dict(n_hidden=(7, 5)), dict(n_hidden=(7, 5), broadcast=False), dict(sparse_feedback=True)],
+)
+def test_set_weights_refuses_a_feedback_matrix_that_symmetric_mode_would_ignore(changes):
+    cfg = SMALL.replace(symmetric_weights=True, **changes)
+    sim = Simulator(SegregatedDendriteNetwork(cfg, seed=0, capacity=1))
     weights = sim.get_weights()
     sim.set_weights(weights)  # the symmetric Y itself is fine
     weights["Y"] = [2 * y for y in weights["Y"]]
-    with pytest.raises(ValueError, match=r"weights\['Y'\]"):
+    with pytest.raises(ValueError, match=r"weights\['Y'\]\[0\] is not the feedback that symmetric_weights=True"):
         sim.set_weights(weights)
+    with pytest.raises(ValueError, match=r"weights\['Y'\]\[0\]"):
+        SegregatedDendriteNetwork(cfg, weights=weights)
+
+
+def test_noisy_symmetric_set_weights_writes_the_noise_the_simulation_applies():
+    """Noisy symmetric feedback (one hidden layer, broadcast): a supplied Y = W^T + N sets the noise the
+    next example runs with; without broadcast the noise is one scalar, and any other Y is refused."""
+    cfg = SYMMETRIC.replace(noisy_symmetric_weights=True)
+    observer = FeedbackObserver(cfg)
+    weights = observer.sim.get_weights()
+    noise = np.random.default_rng(5).normal(0, 0.05, weights["Y"][0].shape)
+    weights["Y"] = [weights["W"][1].T + noise]
+    observer.sim.set_weights(weights)
+    _, Y = observer.example()
+    np.testing.assert_allclose(Y, weights["Y"][0], rtol=1e-7, atol=1e-9)
+    scalar = Simulator(SegregatedDendriteNetwork(cfg.replace(broadcast=False), seed=0, capacity=1))
+    with pytest.raises(ValueError, match=r"weights\['Y'\]\[0\] is not W\[1\].T plus one scalar noise"):
+        scalar.set_weights(weights)
 
 
 def test_bernoulli_spikes_are_single_and_poisson_can_be_multiple():

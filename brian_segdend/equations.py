@@ -265,9 +265,22 @@ def summed_rate(target: str, weight: str, receiver: str = "post") -> str:
 FEEDFORWARD_UPDATE = "w += eta_P_post*error_post*pbar_f_pre"  # W_l += eta_l P e_l pbar_f^T
 
 
-def feedback_update(rescale: float | None = None) -> str:
-    """``Y_l += eta^Y_l e^Y_l qbar_f^T``, times ``rescale`` (REF's sparse-feedback regrowth, spec §5)."""
-    return "y = (y + eta_Y_post*error_Y_post*qbar_f_pre)" + ("" if rescale is None else f"*{rescale!r}")
+def feedback_update(rescale: float | None = None, config: ModelConfig | None = None) -> str:
+    """``Y_l += eta^Y_l e^Y_l qbar_f^T``, times ``rescale`` (REF's sparse-feedback regrowth, spec §5).
+
+    With ``config`` (spiking sparse feedback, whose update is not rank one over the connected synapses)
+    each synapse also re-weights the spikes in the receiver's memory by its change (:func:`reweighted`).
+    """
+    new = "(y + eta_Y_post*error_Y_post*qbar_f_pre)" + ("" if rescale is None else f"*{rescale!r}")
+    return f"y = {new}" if config is None else reweighted(config, new)
+
+
+def reweighted(config: ModelConfig, new: str) -> str:
+    """Feedback synapse code setting ``y`` to ``new`` and adding the change times the source's spikes of
+    each lag to the receiver's apical memory: REF's ``Y q`` with the new Y, exactly (spec §10.3)."""
+    lines = [f"y_new = {new}", "dy = y_new - y"]
+    lines += [f"{t}_post += dy*{x}_pre" for t, x in zip(memory_variables(config, "apical"), source_memory(config))]
+    return "\n".join(lines + ["y = y_new"])
 
 
 def symmetric_feedback_weight(noisy: bool) -> str:
@@ -308,11 +321,7 @@ def rebuilt_feedback(config: ModelConfig, n_outputs: int, gain: float) -> str:
     """Postsynaptic pathway of the feedback synapses output -> hidden: ``y = gain * Y_l[post, pre]``; with
     spiking feedback, the change re-weights the spikes in the receiver's memory (exact, spec §10.3)."""
     row = " + ".join(f"{r}_post*int(i == {k})" for k, r in enumerate(row_names(n_outputs)))
-    lines = [f"y_new = {gain!r}*({row})", "dy = y_new - y"]
-    if config.spiking_feedback:
-        targets = memory_variables(config, "apical")
-        lines += [f"{t}_post += dy*{x}_pre" for t, x in zip(targets, source_memory(config))]
-    return "\n".join(lines + ["y = y_new"])
+    return reweighted(config, f"{gain!r}*({row})") if config.spiking_feedback else f"y = {gain!r}*({row})"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ def build_feedback(config: ModelConfig, l: int, source, target, mask: np.ndarray
         model.append(eq.summed_rate("a_fb", "y"))
     if learn:
         regrows = cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example
-        on_pre["learn"], on_event["learn"] = eq.feedback_update(cfg.sparse_scale if regrows else None), "learn"
+        reweights = cfg if (cfg.sparse_feedback and cfg.spiking_feedback) else None  # else: collectors (s_fb)
+        on_pre["learn"] = eq.feedback_update(cfg.sparse_scale if regrows else None, reweights)
+        on_event["learn"] = "learn"
     if rebuilt:  # y = Y_l rebuilt from W after every update (connected entries of a sparse Y: x5)
         gain = cfg.sparse_scale if cfg.sparse_feedback else 1.0
         on_post["rebuild"], on_event["rebuild"] = eq.rebuilt_feedback(cfg, cfg.n_outputs, gain), "rebuild"

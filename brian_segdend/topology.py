@@ -136,7 +136,7 @@ def collectors(config: ModelConfig, l: int) -> list[str]:
         role(config, l) == "hidden"
         and learns_feedback(config)
         and config.spiking_feedback
-        and not (config.sparse_feedback and config.sparse_feedback_rescale_each_example)
+        and not config.sparse_feedback  # sparse: each synapse re-weights the memory itself (feedback.py)
     ):
         names.append("s_fb")
     if corrects_symmetric_feedback(config, l):

@@ -104,23 +104,23 @@ APPROXIMATE = {
         skip_first_steps=N_MEM,
     ),
     "sparse-symmetric-spiking": Case(dict(symmetric_weights=True, sparse_feedback=True), skip_first_steps=N_MEM),
+}
+
+#: More exact options, each also covered by a case of CASES: numpy by default, cpp_standalone with ``-m long``.
+MORE_CASES = {
+    # learned sparse spiking feedback: each connected synapse re-weights the spikes in memory by its change
     "sparse-feedback-learning-spiking": Case(
-        dict(sparse_feedback=True, update_feedback_weights=True, feedback_learning_rates=(0.3,)),
-        skip_first_steps=N_MEM,
+        dict(sparse_feedback=True, update_feedback_weights=True, feedback_learning_rates=(0.3,))
     ),
-    "sparse-feedback-regrowth-quirk": Case(
+    "sparse-feedback-regrowth-quirk-untruncated": Case(
         dict(
             sparse_feedback=True,
             update_feedback_weights=True,
             feedback_learning_rates=(0.01,),
             sparse_feedback_rescale_each_example=True,
-        ),
-        skip_first_steps=N_MEM,
+            kernel="untruncated",
+        )
     ),
-}
-
-#: More exact options, each also covered by a case of CASES: numpy by default, cpp_standalone with ``-m long``.
-MORE_CASES = {
     "symmetric-broadcast-two-hidden-rates": Case(dict(symmetric_weights=True, n_hidden=(7, 5), spiking_feedback=False)),
     "symmetric-broadcast-two-hidden-sparse-untruncated": Case(
         dict(symmetric_weights=True, sparse_feedback=True, n_hidden=(7, 5), kernel="untruncated")

@@ -119,6 +119,9 @@ class ModelConfig(PlainData):
         Each hidden neuron averages its plateau potential over the K steps ending
         min(|int(N(0, 3))|, 5) steps before the end of each training phase, drawn per neuron, phase
         and example (spec §4); needs ``window_steps + 5`` steps in the shortest phase.
+    record_backprop_angle : bool
+        Record, per training example and hidden layer, the angle between the error the layer learned
+        from and the backpropagated error (REF's diagnostic; ``Simulator.records['bp_angle']``).
     kernel : {'truncated', 'untruncated'}
         PSP kernel; see :data:`KERNELS`.
     spike_counts : {'poisson', 'bernoulli'}
@@ -132,7 +135,7 @@ class ModelConfig(PlainData):
 
     kind: ClassVar[str] = "segdend"  # the model kind these parameters belong to (see brian_segdend.model)
     #: Options added after the first saved runs: they enter training.architecture_key only when on.
-    added_flags: ClassVar[tuple[str, ...]] = REF_FLAGS
+    added_flags: ClassVar[tuple[str, ...]] = REF_FLAGS + ("record_backprop_angle",)
 
     n_inputs: int = 784
     n_hidden: tuple = (500,)
@@ -169,6 +172,7 @@ class ModelConfig(PlainData):
     # REF's options outside Lange's search space
     backprop: bool = False
     random_plateau_times: bool = False
+    record_backprop_angle: bool = False
     # implementation choices and fixed constants
     kernel: str = "truncated"
     spike_counts: str = "poisson"
@@ -278,7 +282,15 @@ class ModelConfig(PlainData):
             )
         if self.test_window_steps > self.test_steps:
             bad("test_window_steps", f"the test window must fit in test_steps={self.test_steps}")
-        for name in FLAGS + REF_FLAGS + ("random_phase_lengths", "sparse_feedback_rescale_each_example"):
+        for name in (
+            FLAGS
+            + REF_FLAGS
+            + (
+                "random_phase_lengths",
+                "sparse_feedback_rescale_each_example",
+                "record_backprop_angle",
+            )
+        ):
             check_flag(name, getattr(self, name))
         check_choice("kernel", self.kernel, KERNELS)
         check_choice("spike_counts", self.spike_counts, SPIKE_COUNTS)
@@ -292,19 +304,6 @@ class ModelConfig(PlainData):
                 "window_steps",
                 f"random_plateau_times averages up to {PLATEAU_OFFSET_MAX} steps before a phase's end, so "
                 f"window_steps + {PLATEAU_OFFSET_MAX} must fit in the shortest phase ({shortest} steps)",
-            )
-        self._check_supported()
-
-    def _check_supported(self):
-        """Options of the spec that the Brian network cannot build yet (clear error)."""
-        for name in REF_FLAGS:
-            if getattr(self, name):
-                raise ValueError(f"{name}=True is not supported by the brian_segdend network yet")
-        if self.symmetric_weights and self.broadcast and len(self.n_hidden) > 1:
-            raise ValueError(
-                "symmetric_weights=True with broadcast=True needs products of transposed weights for "
-                f"{len(self.n_hidden)} hidden layers, which brian_segdend does not support yet; "
-                "use broadcast=False or a single hidden layer"
             )
 
 

@@ -90,6 +90,8 @@ PHASE_EVENTS = {
     "learn": _LEARNING_STEP,  # errors, weight updates (§5)
     "learn_pre": _LEARNING_STEP + " and pbar_f != 0",  # a source whose window average is 0 changes no weight
     "update": _LEARNING_STEP,  # later in that step: biases, ring corrections
+    "backprop": _LEARNING_STEP,  # backpropagated errors, layer by layer from the top (§5)
+    "rebuild": _LEARNING_STEP,  # symmetric broadcast feedback rebuilt from W, layer by layer from the top (§5)
     "example_end": "step == T_f + T_t - 1",  # read-outs, window reset
     "forward_end": "step == T_f - 1",  # training-error diagnostic (§7)
     "example_start": "plastic == 0 and step == 0",  # test runs: zero all state (§7)
@@ -187,6 +189,25 @@ u_f += u*in_forward_window/K_f
 a_f += a*in_forward_window/K_f
 a_t += a*in_target_window/K_t
 """
+
+
+def plateau_times(table: str) -> str:
+    """Random plateau times (spec §4): each neuron's apical windows end ``plateau_offset`` steps before the
+    end of their phase; the offsets of example ``k`` are rows ``2k`` (forward) and ``2k + 1`` (target) of
+    the ``TimedArray`` called ``table``."""
+    return f"""
+plateau_offset = int({table}((2*example + in_target)*dt, i) + 0.5) : integer
+in_apical_forward_window = int(step >= T_f - K_f - plateau_offset and step < T_f - plateau_offset) : integer
+in_apical_target_window = int(step >= T_f + T_t - K_t - plateau_offset and step < T_f + T_t - plateau_offset) : integer
+"""
+
+
+#: The apical averages with random plateau times (the somatic average stays at the phase's end).
+HIDDEN_WINDOWS_PLATEAU_TIMES = """
+u_f += u*in_forward_window/K_f
+a_f += a*in_apical_forward_window/K_f
+a_t += a*in_apical_target_window/K_t
+"""
 OUTPUT_WINDOWS = """
 u_f += u*in_forward_window/K_f
 r_t += r*in_target_window/K_t
@@ -212,6 +233,18 @@ eta_P : 1 (shared, constant)         # eta_{L+1} * P_out
 HIDDEN_ERROR = "error = k_B*lambda_step*sigma_f*(1 - sigma_f)*(alpha_t - alpha_f)"  # hidden, §5
 OUTPUT_ERROR = "error = k_D*lambda_step*sigma_f*(1 - sigma_f)*(r_t - lambda_step*sigma_f)"  # output, §5
 FEEDBACK_ERROR = "error_Y = alpha_f*(1 - alpha_f)*(lambda_step*sigma_f - alpha_f)"  # feedback, §5
+# Backpropagated errors (spec §5: REF's ``backprop`` control, and its angle diagnostic). The synapses of
+# W_{l+1} sum W_{l+1}^T e^bp_{l+1} into layer l, reading each weight as it is after this example's update
+# (REF's top-down order); the output layer's backprop error is its error.
+BACKPROP = """
+bp_sum : 1                           # W_{l+1}^T e^bp_{l+1}, summed by the synapses of W_{l+1}
+error_bp : 1                         # e^bp_l of spec §5
+"""
+OUTPUT_BACKPROP = "error_bp = error : 1   # the output's backprop error is its error"
+#: a postsynaptic pathway of W_{l+1} (on its target's 'backprop' event), reading W_{l+1} after its update
+BACKPROP_SUM = "bp_sum_pre += (w + eta_P_post*error_post*pbar_f_pre)*error_bp_post"
+BACKPROP_ERROR = "error_bp = k_B*lambda_step*sigma_f*(1 - sigma_f)*bp_sum\nbp_sum = 0"
+LEARN_FROM_BACKPROP = "error = error_bp"  # ``backprop``: hidden layers learn from e^bp instead of plateaus
 FEEDBACK_LEARNING = """
 error_Y : 1                          # e^Y_l of spec §5 (see FEEDBACK_ERROR)
 eta_Y : 1 (shared, constant)
@@ -232,9 +265,22 @@ def summed_rate(target: str, weight: str, receiver: str = "post") -> str:
 FEEDFORWARD_UPDATE = "w += eta_P_post*error_post*pbar_f_pre"  # W_l += eta_l P e_l pbar_f^T
 
 
-def feedback_update(rescale: float | None = None) -> str:
-    """``Y_l += eta^Y_l e^Y_l qbar_f^T``, times ``rescale`` (REF's sparse-feedback regrowth, spec §5)."""
-    return "y = (y + eta_Y_post*error_Y_post*qbar_f_pre)" + ("" if rescale is None else f"*{rescale!r}")
+def feedback_update(rescale: float | None = None, config: ModelConfig | None = None) -> str:
+    """``Y_l += eta^Y_l e^Y_l qbar_f^T``, times ``rescale`` (REF's sparse-feedback regrowth, spec §5).
+
+    With ``config`` (spiking sparse feedback, whose update is not rank one over the connected synapses)
+    each synapse also re-weights the spikes in the receiver's memory by its change (:func:`reweighted`).
+    """
+    new = "(y + eta_Y_post*error_Y_post*qbar_f_pre)" + ("" if rescale is None else f"*{rescale!r}")
+    return f"y = {new}" if config is None else reweighted(config, new)
+
+
+def reweighted(config: ModelConfig, new: str) -> str:
+    """Feedback synapse code setting ``y`` to ``new`` and adding the change times the source's spikes of
+    each lag to the receiver's apical memory: REF's ``Y q`` with the new Y, exactly (spec §10.3)."""
+    lines = [f"y_new = {new}", "dy = y_new - y"]
+    lines += [f"{t}_post += dy*{x}_pre" for t, x in zip(memory_variables(config, "apical"), source_memory(config))]
+    return "\n".join(lines + ["y = y_new"])
 
 
 def symmetric_feedback_weight(noisy: bool) -> str:
@@ -253,6 +299,29 @@ def scalar_noise_redraw(sd: float) -> str:
         "fb_noise = fb_noise + int(plastic_post == 1 and step_post == T_f_post + T_t_post - 1)"
         f"*({sd!r}*randn() - fb_noise)"
     )
+
+
+# Symmetric broadcast feedback with several hidden layers (spec §5): Y_L = W_{L+1}^T, Y_l = W_{l+1}^T Y_{l+1}
+# (with noise: W^T + N, N redrawn with each update), rebuilt after every update. Each hidden neuron keeps
+# its row of Y_l (``yrow_0`` ...); a postsynaptic pathway of W_{l+1} sums the rows, then the feedback
+# synapses from the output take their new weights and re-weight the spikes still in memory by the change.
+def row_names(n_outputs: int) -> list[str]:
+    """``yrow_0 .. yrow_{n-1}``: a hidden neuron's row of Y_l (broadcast feedback from ``n_outputs`` units)."""
+    return lag_names("yrow", n_outputs)
+
+
+def row_sum(n_outputs: int, top: bool, noisy: bool) -> str:
+    """Postsynaptic pathway of W_{l+1}: ``Y_l[pre, k] += (w + noise) * Y_{l+1}[post, k]`` (``top``: Y_{l+1} = 1)."""
+    w = "(w + fb_noise)" if noisy else "w"
+    rows = row_names(n_outputs)
+    return "\n".join(f"{r}_pre += {w}*" + (f"int(j == {k})" if top else f"{r}_post") for k, r in enumerate(rows))
+
+
+def rebuilt_feedback(config: ModelConfig, n_outputs: int, gain: float) -> str:
+    """Postsynaptic pathway of the feedback synapses output -> hidden: ``y = gain * Y_l[post, pre]``; with
+    spiking feedback, the change re-weights the spikes in the receiver's memory (exact, spec §10.3)."""
+    row = " + ".join(f"{r}_post*int(i == {k})" for k, r in enumerate(row_names(n_outputs)))
+    return reweighted(config, f"{gain!r}*({row})") if config.spiking_feedback else f"y = {gain!r}*({row})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,12 +416,17 @@ def correction_sums(config: ModelConfig, name: str) -> list[str]:
     return lag_names(name, len(memory_variables(config, CORRECTIONS[name][0])))
 
 
+def source_memory(config: ModelConfig) -> list[str]:
+    """A spiking source's counts ``S, S_1, ...`` (or traces ``x_L, x_s``) matching a receiver's memory
+    variables (:func:`memory_variables`) one to one."""
+    if config.kernel == "truncated":
+        return ["S"] + lag_names("S", config.spike_memory - 1, first=1)
+    return ["x_L", "x_s"]
+
+
 def correction_collect(config: ModelConfig, name: str) -> str:
     """Source-side code of the collecting pathway: ``s_k += factor*S(t-k)`` per lag (or trace)."""
-    if config.kernel == "truncated":
-        spikes = ["S"] + lag_names("S", config.spike_memory - 1, first=1)
-    else:
-        spikes = ["x_L", "x_s"]
+    spikes = source_memory(config)
     factor = "*".join(f"{v}_pre" for v in CORRECTIONS[name][1])
     return "\n".join(f"{s}_post += {factor}*{x}_pre" for s, x in zip(correction_sums(config, name), spikes))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import Equations, NeuronGroup, linked_var
+from brian2 import Equations, NeuronGroup, Synapses, linked_var
 
 from . import equations as eq
 from . import schedule, topology
@@ -24,6 +24,8 @@ __all__ = [
     "OPERATIONS",
     "PHASE_CLOCK",
     "build_layer",
+    "build_controller",
+    "add_collector",
     "layer_parts",
     "compartments",
     "basal_input",
@@ -44,6 +46,7 @@ OPERATIONS = {
     "averages": ("windows", "forward_window"),
     "keep_previous": ("keep_previous", None),
     "errors": ("errors", "learn"),
+    "backprop": ("backprop_error", "backprop"),
     "update": ("update", "update"),
     "window_reset": ("window_reset", "example_end"),
 }
@@ -107,6 +110,8 @@ def build_layer(config: ModelConfig, l: int, form: dict, controller: NeuronGroup
     events = [event for op, (_, event) in OPERATIONS.items() if code[op] and event]
     events += ["record"] + (["learn_pre"] if topology.feeds_forward(config, l) else [])
     events += ["forward_end"] if topology.role(config, l) == "output" else []
+    events += ["backprop"] if topology.backpropagates(config) and l > 0 else []  # e^bp reaches the layer below
+    events += ["rebuild"] if topology.rebuilds_symmetric_feedback(config) and l > 0 else []  # Y from W
     group = NeuronGroup(
         config.layer_sizes[l],
         model,
@@ -160,8 +165,13 @@ def compartments(config: ModelConfig, l: int) -> Part:
         return Part(Equations(eq.INPUT))
     if role == "hidden":
         soma = eq.SOMA_DYNAMIC_HIDDEN if config.conductances else eq.SOMA_STEADY_HIDDEN
-        code = {"soma": [soma, eq.RATE_UPDATE], "windows": [eq.HIDDEN_WINDOWS]}
-        return Part(Equations(eq.HIDDEN) + Equations(eq.HIDDEN_LEARNING), code, ["a", "u", "r"], ["u_f", "a_f", "a_t"])
+        eqs = Equations(eq.HIDDEN) + Equations(eq.HIDDEN_LEARNING)
+        windows = eq.HIDDEN_WINDOWS
+        if config.random_plateau_times:
+            eqs += Equations(eq.plateau_times(f"plateau_offsets_{topology.layer_name(config, l)}"))
+            windows = eq.HIDDEN_WINDOWS_PLATEAU_TIMES
+        code = {"soma": [soma, eq.RATE_UPDATE], "windows": [windows]}
+        return Part(eqs, code, ["a", "u", "r"], ["u_f", "a_f", "a_t"])
     soma = eq.SOMA_DYNAMIC_OUTPUT if config.conductances else eq.SOMA_STEADY_OUTPUT
     code = {"soma": [soma, eq.RATE_UPDATE], "windows": [eq.OUTPUT_WINDOWS]}
     return Part(Equations(eq.OUTPUT) + Equations(eq.OUTPUT_LEARNING), code, ["u", "r"], ["u_f", "r_t"])
@@ -228,10 +238,21 @@ def learning(config: ModelConfig, l: int) -> Part:
         errors.append(eq.FEEDBACK_ERROR)
         if config.feedback_bias:
             update.append("c += eta_Y*error_Y")
+    if role == "hidden" and topology.rebuilds_symmetric_feedback(config):  # rows of Y_l, summed after updates
+        rows = eq.row_names(config.n_outputs)
+        eqs += eq.variables(rows)
+        update += [f"{r} = 0" for r in rows]
+    code = {"errors": errors, "update": update}
+    if topology.backpropagates(config):
+        if role == "output":
+            eqs += Equations(eq.OUTPUT_BACKPROP)
+        else:
+            eqs += Equations(eq.BACKPROP)
+            code["backprop"] = [eq.BACKPROP_ERROR] + ([eq.LEARN_FROM_BACKPROP] if config.backprop else [])
     for name in topology.collectors(config, l):
         update += eq.correction_apply(config, name)
         eqs += eq.variables(eq.correction_sums(config, name), "1 (linked)")
-    return Part(eqs, {"errors": errors, "update": update})
+    return Part(eqs, code)
 
 
 def spike_draw(config: ModelConfig, l: int, form: dict) -> tuple[Part, str, str]:
@@ -281,3 +302,40 @@ def set_constants(group: NeuronGroup, config: ModelConfig, l: int) -> None:
     if role == "output":
         group.k_D, group.E_E, group.E_I = cfg.k_D, cfg.E_E, cfg.E_I
         group.class_index = np.arange(group.N) // cfg.units_per_class
+
+
+def add_collector(config: ModelConfig, source: Layer, target: Layer, name: str, **options) -> None:
+    """Exact correction of spikes in memory after a rank-one weight update (spec §10.3).
+
+    The receiving memory of ``target`` holds, per lag k, the weighted counts ``sum_j w_ij S_j(t-k)``.
+    After ``dW = eta e avg^T`` each lag gains ``eta e_i * sum_j avg_j S_j(t-k)``; a one-neuron group
+    sums the scalar per lag once per example through a pathway of ``source``
+    (:data:`equations.CORRECTIONS`). With the untruncated kernel the same holds for the two
+    accumulators and the source's traces. ``options`` (clock, namespace) go to the new objects.
+    """
+    sums = eq.correction_sums(config, name)
+    full = f"{target.name}_{name}"
+    collector = NeuronGroup(1, eq.variables(sums), name=f"{full}_collector", **options)
+    collector.run_regularly("\n".join(f"{s} = 0" for s in sums), **schedule.at("errors"))
+    on_pre, event = eq.correction_collect(config, name), eq.CORRECTIONS[name][3]
+    path = Synapses(source.neurons, collector, on_pre=on_pre, on_event=event, name=f"{full}_sum", **options)
+    path.connect()
+    schedule.place(path.pre, "collect")
+    for s in sums:
+        setattr(target.neurons, s, linked_var(collector, s, index=np.zeros(target.neurons.N, dtype=int)))
+    target.collectors.extend([collector, path])
+
+
+def build_controller(config: ModelConfig, **options) -> NeuronGroup:
+    """The one-neuron controller (spec §4): steps and examples, phase lengths, the end of a run.
+
+    ``options`` (clock, namespace with the phase-length tables and ``stop_run``) go to the group.
+    """
+    ctrl = NeuronGroup(1, eq.CONTROLLER, events={"done": "example >= n_examples"}, name="controller", **options)
+    ctrl.run_regularly(eq.CONTROLLER_PHASE_LENGTHS, **schedule.at("phase_lengths"), name="controller_phases")
+    ctrl.run_regularly(eq.CONTROLLER_ADVANCE, **schedule.at("advance"), name="controller_advance")
+    schedule.place(ctrl.thresholder["done"], "done_event")
+    ctrl.run_on_event("done", "stopped = stop_run(stopped)", **schedule.at("stop"))
+    ctrl.K_f, ctrl.K_t, ctrl.plastic, ctrl.n_examples = config.window_steps, config.window_steps, 1, 0
+    ctrl.recording = 0
+    return ctrl

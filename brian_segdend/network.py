@@ -14,16 +14,25 @@ interface of :mod:`~brian_segdend.model`.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Clock, EventMonitor, Network, NeuronGroup, Quantity, Synapses, TimedArray, linked_var, ms
+from brian2 import Clock, EventMonitor, Network, Quantity, Synapses, TimedArray, ms
 
 from . import equations as eq
 from . import schedule, topology
 from .codegen import dense_rows_code_object
 from .config import ModelConfig
-from .layers import Layer, build_layer
+from .feedback import build_feedback
+from .layers import Layer, add_collector, build_controller, build_layer
 from .model import Stimulus
 from .simulator import stop_run
-from .weights import check_weights, feedback_angles, feedback_shape, initial_weights, symmetric_feedback
+from .weights import (
+    angles_degrees,
+    check_weights,
+    feedback_angles,
+    feedback_shape,
+    initial_weights,
+    symmetric_feedback,
+    symmetric_noise,
+)
 
 __all__ = ["Layer", "SegregatedDendriteNetwork"]
 
@@ -79,6 +88,8 @@ class SegregatedDendriteNetwork:
         if weights is None:
             weights = initial_weights(config, np.random.default_rng(seed))
         check_weights(config, weights)
+        #: noise of noisy symmetric feedback held in the initial Y (spec §6), per W_l, l >= 2
+        self._noise = symmetric_noise(config, weights, weights.get("sparse_masks")) if config.symmetric_weights else []
         self.capacity = int(capacity)
         self.replay = bool(replay)
         self.replay_steps = int(replay_steps)
@@ -101,14 +112,19 @@ class SegregatedDendriteNetwork:
                 ("target_lengths", np.full(cap, float(config.target_steps))),
             )
         ]
+        #: random plateau times: per hidden layer, the offsets of example k in rows 2k (forward) and 2k + 1
+        self.plateau_tables = [
+            TimedArray(np.zeros((2 * cap, n)), dt=config.dt * ms, name=f"plateau_offsets_hidden{l}")
+            for l, n in enumerate(config.n_hidden if config.random_plateau_times else (), start=1)
+        ]
         self.replay_arrays = {}
         self.initial_values = {}
         self.recorded_neurons = {}  # layer name -> 0/1 mask of neurons taken by recorders
-        self._namespace = {**{table.name: table for table in tables}, "stop_run": stop_run}
+        self._namespace = {**{table.name: table for table in tables + self.plateau_tables}, "stop_run": stop_run}
 
         #: the model's own clock (dt of the config), so that it can share a Network with other dt's
         self.clock = Clock(dt=config.dt * ms, name="segdend_clock*")
-        self.controller = self._build_controller()
+        self.controller = build_controller(config, clock=self.clock, namespace=self._namespace)
         group_options = {"clock": self.clock, "namespace": self._namespace}
         self.layers = [
             build_layer(config, l, self._spike_form(l), self.controller, **group_options) for l in range(self.n_layers)
@@ -119,12 +135,20 @@ class SegregatedDendriteNetwork:
             self._build_feedback(l, weights["Y"][l - 1])
         for l in range(1, self.n_layers):
             for name in topology.collectors(config, l):
-                self._add_collector(self.layers[topology.correction_source(config, l, name)], self.layers[l], name)
+                source = self.layers[topology.correction_source(config, l, name)]
+                add_collector(config, source, self.layers[l], name, clock=self.clock, namespace=self._namespace)
         self._set_biases(weights)
         self.forward_readout, self.example_readout = (
             schedule.place(EventMonitor(self.output.neurons, event, variables=["u_f"], name=name), "readouts")
             for event, name in (("forward_end", "forward_readout"), ("example_end", "example_readout"))
         )
+        #: per hidden layer, errors and backprop errors at each training example's end (record_backprop_angle)
+        self.backprop_angle_monitors = [
+            schedule.place(
+                EventMonitor(layer.neurons, "backprop", ["error", "error_bp"], name=f"{layer.name}_bp"), "update"
+            )
+            for layer in (self.hidden if config.record_backprop_angle else [])
+        ]
         #: every Brian object of the model in one ``Network`` (monitors may be added to it)
         self.brian_network = Network(self.objects)
 
@@ -155,7 +179,7 @@ class SegregatedDendriteNetwork:
         for layer in self.layers:
             objs.extend(layer)
         readouts = [getattr(self, n) for n in ("forward_readout", "example_readout") if hasattr(self, n)]
-        return objs + readouts
+        return objs + readouts + getattr(self, "backprop_angle_monitors", [])
 
     def __iter__(self):
         return iter(self.objects)
@@ -166,28 +190,39 @@ class SegregatedDendriteNetwork:
 
     # ------------------------------------------------------------------ stimulus (model interface)
     def draw_settings(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Random phase lengths of ``n`` training examples (spec §4), see :func:`schedule.draw_phase_lengths`."""
+        """Random phase lengths of ``n`` training examples (spec §4), see :func:`schedule.draw_phase_lengths`,
+        and with ``random_plateau_times`` the plateau offsets (:func:`schedule.draw_plateau_offsets`)."""
         T_f, T_t = schedule.draw_phase_lengths(self.config, n, rng)
-        return {"forward_lengths": T_f, "target_lengths": T_t}
+        settings = {"forward_lengths": T_f, "target_lengths": T_t}
+        if self.config.random_plateau_times:
+            settings["plateau_offsets"] = schedule.draw_plateau_offsets(self.config, n, rng)
+        return settings
 
-    def example_settings(self, n: int, learn: bool, forward_lengths=None, target_lengths=None) -> dict:
-        """Phase lengths of ``n`` examples (:func:`schedule.phase_lengths`); each run must fit :attr:`max_steps`."""
+    def example_settings(
+        self, n: int, learn: bool, forward_lengths=None, target_lengths=None, plateau_offsets=None
+    ) -> dict:
+        """Phase lengths of ``n`` examples (:func:`schedule.phase_lengths`; each run must fit :attr:`max_steps`)
+        and plateau offsets (:func:`schedule.plateau_offsets`, with ``random_plateau_times``)."""
         T_f, T_t = schedule.phase_lengths(self.config, n, learn, forward_lengths, target_lengths)
+        offsets = schedule.plateau_offsets(self.config, n, learn, plateau_offsets, T_f, T_t)
         steps = np.add.reduceat(T_f + T_t, np.arange(0, n, self.capacity)) if n else np.zeros(0)
         if np.any(steps > self.max_steps):
             raise ValueError(
                 f"a run of {self.capacity} examples needs {int(steps.max())} steps, more than {self.max_steps}"
             )
-        return {"forward_lengths": T_f, "target_lengths": T_t}
+        return {
+            "forward_lengths": T_f,
+            "target_lengths": T_t,
+            **({} if offsets is None else {"plateau_offsets": offsets}),
+        }
 
-    def stimulus(
-        self, images, labels, learn: bool, record: bool = False, forward_lengths=None, target_lengths=None
-    ) -> Stimulus:
+    def stimulus(self, images, labels, learn: bool, record: bool = False, **settings) -> Stimulus:
         """The tables and controller settings of one run over these examples (at most :attr:`capacity`)."""
         cfg, cap, n = self.config, self.capacity, len(images)
         if n > cap:
             raise ValueError(f"{n} examples do not fit in one run of this network (capacity={cap})")
-        T_f, T_t = self.example_settings(n, learn, forward_lengths, target_lengths).values()
+        settings = self.example_settings(n, learn, **settings)
+        T_f, T_t = settings["forward_lengths"], settings["target_lengths"]
         tables = {
             self.images: np.zeros((cap, cfg.n_inputs)),
             self.labels: np.zeros(cap),
@@ -196,6 +231,10 @@ class SegregatedDendriteNetwork:
         }
         for table, values in zip(tables, (images, labels, T_f, T_t)):
             tables[table][:n] = values
+        offsets = settings.get("plateau_offsets", np.zeros((n, 2, sum(cfg.n_hidden))))
+        for table, values in zip(self.plateau_tables, np.split(offsets, np.cumsum(cfg.n_hidden)[:-1], axis=2)):
+            tables[table] = np.zeros(table.values.shape)
+            tables[table][: 2 * n] = values.reshape(2 * n, -1)
         controls = {
             "n_examples": n,
             "plastic": int(learn),
@@ -240,6 +279,20 @@ class SegregatedDendriteNetwork:
         """Mean output soma over the forward window: at each forward end (learning) or example end."""
         return (self.forward_readout if learn else self.example_readout), "u_f"
 
+    def example_records(self, read) -> dict[str, np.ndarray]:
+        """Per-example records of the last run, read through ``read(monitor, variable)``: with
+        ``record_backprop_angle``, ``'bp_angle'`` (examples x hidden layers, degrees) between the error each
+        hidden layer learned from and its backpropagated error (REF's diagnostic)."""
+        if not self.backprop_angle_monitors:
+            return {}
+        angles = [
+            angles_degrees(
+                read(mon, "error").reshape(-1, mon.source.N), read(mon, "error_bp").reshape(-1, mon.source.N)
+            )
+            for mon in self.backprop_angle_monitors
+        ]
+        return {"bp_angle": np.stack(angles, axis=1)}
+
     def predict(self, outputs) -> np.ndarray:
         """Class per example: argmax of the mean output soma per class group (first on ties)."""
         r = self.config.units_per_class
@@ -261,15 +314,10 @@ class SegregatedDendriteNetwork:
                 y[post, pre] = value(layer.fb, "y")
                 Y.append(y)
         masks = self.sparse_masks if cfg.sparse_feedback else None
-        if cfg.symmetric_weights:
-            Y = symmetric_feedback(cfg, W, masks)
-            if cfg.noisy_symmetric_weights:
-                for l in range(1, len(Y) + 1):
-                    syn = self.layers[l + 1].ff
-                    noise = value(syn, "fb_noise")
-                    noise = noise.reshape(syn.source.N, syn.target.N) if noise.size > 1 else float(np.ravel(noise)[0])
-                    gain = np.where(masks[l - 1], 0.0, cfg.sparse_scale) if masks else 1.0
-                    Y[l - 1] = gain * (W[l].T + noise)
+        if cfg.symmetric_weights and not topology.rebuilds_symmetric_feedback(cfg):  # Y follows W's synapses
+            noisy = cfg.noisy_symmetric_weights
+            noise = [value(self.layers[l].ff, "fb_noise") for l in range(2, self.n_layers)] if noisy else None
+            Y = symmetric_feedback(cfg, W, masks, noise=noise)
         weights = {"W": W, "b": b, "Y": Y, "c": c}
         if masks:
             weights["sparse_masks"] = [m.copy() for m in masks]
@@ -280,6 +328,10 @@ class SegregatedDendriteNetwork:
         cfg = self.config
         weights = {k: v for k, v in weights.items() if k != "sparse_masks"}
         check_weights(cfg, {**weights, "sparse_masks": self.sparse_masks})
+        noises = symmetric_noise(cfg, weights, self.sparse_masks) if cfg.symmetric_weights else []
+        if cfg.noisy_symmetric_weights and not topology.rebuilds_symmetric_feedback(cfg):
+            for l, noise in enumerate(noises, start=2):
+                assign(self.layers[l].ff, "fb_noise", np.ravel(noise))
         for l, layer in enumerate(self.layers[1:], start=1):
             assign(layer.ff, "w", np.asarray(weights["W"][l - 1], float).T.ravel())
             assign(layer.neurons, "b", weights["b"][l - 1])
@@ -320,37 +372,17 @@ class SegregatedDendriteNetwork:
         return values.astype(obj.variables[name].dtype)
 
     # ------------------------------------------------------------------ construction
-    def _build_controller(self) -> NeuronGroup:
-        ctrl = NeuronGroup(
-            1,
-            eq.CONTROLLER,
-            events={"done": "example >= n_examples"},
-            clock=self.clock,
-            namespace=self._namespace,
-            name="controller",
-        )
-        ctrl.run_regularly(eq.CONTROLLER_PHASE_LENGTHS, **schedule.at("phase_lengths"), name="controller_phases")
-        ctrl.run_regularly(eq.CONTROLLER_ADVANCE, **schedule.at("advance"), name="controller_advance")
-        schedule.place(ctrl.thresholder["done"], "done_event")
-        ctrl.run_on_event("done", "stopped = stop_run(stopped)", **schedule.at("stop"))
-        cfg = self.config
-        ctrl.K_f, ctrl.K_t, ctrl.plastic, ctrl.n_examples = cfg.window_steps, cfg.window_steps, 1, 0
-        ctrl.recording = 0
-        return ctrl
-
     def _spike_form(self, l: int) -> dict:
         """How layer ``l`` draws its spike counts: one of :mod:`equations`' spike-count forms."""
         cfg = self.config
-        if self.replay:
-            name = f"replay_{topology.layer_name(cfg, l)}"
-            self.replay_arrays[l] = TimedArray(
-                np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=cfg.dt * ms, name=name
+        if not self.replay:
+            return (
+                eq.BERNOULLI if cfg.spike_counts == "bernoulli" else eq.POISSON_INPUT if l == 0 else eq.POISSON_NEURONS
             )
-            self._namespace[name] = self.replay_arrays[l]
-            return eq.replay_counts(name)
-        if cfg.spike_counts == "bernoulli":
-            return eq.BERNOULLI
-        return eq.POISSON_INPUT if l == 0 else eq.POISSON_NEURONS
+        name = f"replay_{topology.layer_name(cfg, l)}"
+        self.replay_arrays[l] = TimedArray(np.zeros((self.replay_steps, cfg.layer_sizes[l])), dt=cfg.dt * ms, name=name)
+        self._namespace[name] = self.replay_arrays[l]
+        return eq.replay_counts(name)
 
     def _synapses(self, source: Layer, target: Layer, name: str, dense: bool = True, **kwds) -> Synapses:
         codeobj_class = dense_rows_code_object() if dense else None
@@ -363,39 +395,60 @@ class SegregatedDendriteNetwork:
         cfg = self.config
         pre, post = self.layers[l - 1], self.layers[l]
         symmetric = topology.carries_symmetric_feedback(cfg, l)
+        products = topology.rebuilds_symmetric_feedback(cfg) and l >= 2  # W_l^T is a factor of Y_{l-1}
         model = ["w : 1"]
         if symmetric:  # noise per entry (broadcast) or one scalar (QUIRK, spec §5)
             model.append(eq.SYMMETRIC_FEEDBACK + ("" if cfg.broadcast else " (shared)"))
+        elif products and cfg.noisy_symmetric_weights:
+            model.append("fb_noise : 1")
         on_pre, on_event = {}, {}
         if cfg.spiking_feedforward:
             on_pre["pre"], on_event["pre"] = eq.spike_input(cfg, "basal", "w"), "spike"
         else:
             model.append(eq.summed_rate("d_ff", "w"))
         update = eq.FEEDFORWARD_UPDATE
-        redraws_noise = symmetric and cfg.noisy_symmetric_weights and cfg.broadcast
+        redraws_noise = (symmetric or products) and cfg.noisy_symmetric_weights and cfg.broadcast
         if redraws_noise:  # every synapse redraws its noise, so no presynaptic neuron may skip
             update += "\n" + eq.noise_redraw(cfg.symmetric_noise_sd)
         on_pre["learn"], on_event["learn"] = update, "learn" if redraws_noise else "learn_pre"
-        on_post = None
+        on_post = {}
         y = eq.symmetric_feedback_weight(cfg.noisy_symmetric_weights)
+        if topology.backpropagates(cfg) and l >= 2:  # W_{l+1}^T e^bp into hidden layer l - 1 (spec §5)
+            on_post["backprop"], on_event["backprop"] = eq.BACKPROP_SUM, "backprop"
+        if products:  # rows of Y_{l-1} = (W_l + N)^T Y_l
+            top = l == self.n_layers - 1
+            on_post["rebuild"] = eq.row_sum(cfg.n_outputs, top, cfg.noisy_symmetric_weights)
+            on_event["rebuild"] = "rebuild"
         if symmetric and cfg.spiking_feedback:
-            on_post, on_event["post"] = eq.spike_input(cfg, "apical", y, receiver="pre"), "spike"
+            on_post["post"], on_event["post"] = eq.spike_input(cfg, "apical", y, receiver="pre"), "spike"
         elif symmetric:
             model.append(eq.summed_rate("a_fb", y, receiver="pre"))
         syn = self._synapses(
-            pre, post, f"{post.name}_ff", model="\n".join(model), on_pre=on_pre, on_post=on_post, on_event=on_event
+            pre,
+            post,
+            f"{post.name}_ff",
+            model="\n".join(model),
+            on_pre=on_pre,
+            on_post=on_post or None,
+            on_event=on_event,
         )
         n_pre, n_post = W.shape[1], W.shape[0]
         syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
         self._initial(syn, "w", W.T.ravel())
         schedule.place(syn.pre if cfg.spiking_feedforward else syn.summed_updaters["d_ff_post"], "feedforward", l)
         schedule.place(syn.learn, "weights")
+        for pathway, slot in (("backprop", "backprop_sum"), ("rebuild", "row_sums")):
+            if pathway in on_post:
+                schedule.place(getattr(syn, pathway), slot, l - 1)
+        if products and cfg.noisy_symmetric_weights:  # redrawn with each update, before the rows use it
+            self._initial(syn, "fb_noise", np.zeros(n_pre * n_post))
         if symmetric:
             mask = self.sparse_masks[l - 2] if (cfg.sparse_feedback and self.sparse_masks) else None
             gain = np.ones((n_post, n_pre)) if mask is None else np.where(mask.T, 0.0, cfg.sparse_scale)
             syn.fb_gain = gain.T.ravel()
-            self._initial(syn, "fb_noise", np.zeros(n_pre * n_post if cfg.broadcast else 1))
-            if on_post is not None:
+            noise = self._noise[l - 2] if cfg.noisy_symmetric_weights else 0.0
+            self._initial(syn, "fb_noise", np.ravel(noise) * np.ones(n_pre * n_post if cfg.broadcast else 1))
+            if "post" in on_post:
                 schedule.place(syn.post, "feedback", l)
             else:
                 schedule.place(syn.summed_updaters["a_fb_pre"], "rate_feedback", l - 1)
@@ -404,76 +457,16 @@ class SegregatedDendriteNetwork:
         post.ff = syn
 
     def _build_feedback(self, l: int, Y: np.ndarray):
-        """Feedback weights Y_l into hidden layer ``l`` (spec §1), unless they mirror W (symmetric)."""
+        """Feedback weights Y_l into hidden layer ``l`` (:func:`feedback.build_feedback`), unless W's
+        synapses carry them (symmetric feedback of the layer above)."""
         cfg = self.config
-        if cfg.symmetric_weights:
+        if cfg.symmetric_weights and not topology.rebuilds_symmetric_feedback(cfg):
             return
-        target = self.layers[l]
-        src_index = topology.feedback_source(cfg, l)
-        learn = topology.learns_feedback(cfg)
-        model = ["y : 1"]
-        on_pre, on_event = {}, {}
-        if cfg.spiking_feedback:
-            on_pre["pre"], on_event["pre"] = eq.spike_input(cfg, "apical", "y"), "spike"
-        else:
-            model.append(eq.summed_rate("a_fb", "y"))
-        if learn:
-            regrows = cfg.sparse_feedback and cfg.sparse_feedback_rescale_each_example
-            on_pre["learn"], on_event["learn"] = eq.feedback_update(cfg.sparse_scale if regrows else None), "learn"
         mask = self.sparse_masks[l - 1] if (cfg.sparse_feedback and self.sparse_masks) else np.zeros(Y.shape, bool)
-        syn = self._synapses(  # all-to-all in presynaptic order unless sparse
-            self.layers[src_index],
-            target,
-            f"{target.name}_fb",
-            dense=not mask.any(),
-            model="\n".join(model),
-            on_pre=on_pre or None,
-            on_event=on_event if on_pre else "spike",
-        )
-        post_idx, pre_idx = np.nonzero(~mask)  # Y[post, pre]; sparse entries are not connected
-        order = np.lexsort((post_idx, pre_idx))
-        pre_idx, post_idx = pre_idx[order], post_idx[order]
-        syn.connect(i=pre_idx, j=post_idx)
-        self._initial(syn, "y", Y[post_idx, pre_idx])
-        self.feedback_index[l] = (post_idx, pre_idx)
-        if cfg.spiking_feedback:
-            schedule.place(syn.pre, "feedback", src_index)
-        else:
-            schedule.place(syn.summed_updaters["a_fb_post"], "rate_feedback", l)
-        if learn:
-            schedule.place(syn.learn, "weights")
-        target.fb = syn
-
-    def _add_collector(self, source: Layer, target: Layer, name: str):
-        """Exact correction of spikes in memory after a rank-one weight update (spec §10.3).
-
-        The receiving memory of ``target`` holds, per lag k, the weighted counts ``sum_j w_ij S_j(t-k)``.
-        After ``dW = eta e avg^T`` each lag gains ``eta e_i * sum_j avg_j S_j(t-k)``; a one-neuron group
-        sums the scalar per lag once per example through a pathway of ``source``
-        (:data:`equations.CORRECTIONS`). With the untruncated kernel the same holds for the two
-        accumulators and the source's traces.
-        """
-        cfg = self.config
-        sums = eq.correction_sums(cfg, name)
-        full = f"{target.name}_{name}"
-        collector = NeuronGroup(
-            1, eq.variables(sums), clock=self.clock, namespace=self._namespace, name=f"{full}_collector"
-        )
-        collector.run_regularly("\n".join(f"{s} = 0" for s in sums), **schedule.at("errors"))
-        path = Synapses(
-            source.neurons,
-            collector,
-            on_pre=eq.correction_collect(cfg, name),
-            on_event=eq.CORRECTIONS[name][3],
-            clock=self.clock,
-            namespace=self._namespace,
-            name=f"{full}_sum",
-        )
-        path.connect()
-        schedule.place(path.pre, "collect")
-        for s in sums:
-            setattr(target.neurons, s, linked_var(collector, s, index=np.zeros(target.neurons.N, dtype=int)))
-        target.collectors.extend([collector, path])
+        source, target = self.layers[topology.feedback_source(cfg, l)], self.layers[l]
+        target.fb, self.feedback_index[l] = build_feedback(cfg, l, source, target, mask, self._synapses)
+        post, pre = self.feedback_index[l]
+        self._initial(target.fb, "y", Y[post, pre])
 
     def _initial(self, obj, name: str, values):
         """Set a weight/bias array before the first run and remember it (standalone state)."""

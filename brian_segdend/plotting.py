@@ -19,6 +19,7 @@ __all__ = [
     "plot_learning_curve",
     "plot_weight_statistics",
     "plot_feedback_angle",
+    "plot_backprop_angle",
     "plot_run",
 ]
 
@@ -151,9 +152,19 @@ def plot_weight_statistics(results, ax=None):
 
 def plot_feedback_angle(results, ax=None):
     """Feedback-alignment diagnostic: angle between Y and the transposed forward weights over epochs."""
+    return _plot_angles(results, "feedback_angle", "Y{} vs W^T", ax)
+
+
+def plot_backprop_angle(results, ax=None):
+    """REF's diagnostic (``record_backprop_angle``): mean angle per epoch between each hidden layer's
+    update and the backprop update."""
+    return _plot_angles(results, "backprop_angle", "hidden {} vs backprop", ax)
+
+
+def _plot_angles(results, key, label, ax):
     ax = _new_ax(ax, (5, 3.5))
-    for epochs, l, angles, _ in _per_layer(results, "feedback_angle"):
-        ax.plot(epochs, angles, "o-", label=f"Y{l + 1} vs W^T")
+    for epochs, l, angles, _ in _per_layer(results, key):
+        ax.plot(epochs, angles, "o-", label=label.format(l + 1))
     ax.axhline(90, color="grey", ls=":")
     ax.set_xlabel("epoch")
     ax.set_ylabel("angle (degrees)")
@@ -189,6 +200,7 @@ def plot_run(run_dir, out_dir=None, example: int = 0, data_dir=None) -> list[Pat
         ("learning_curve", plot_learning_curve, "test_error"),
         ("weight_statistics", plot_weight_statistics, "weight_std"),
         ("feedback_angle", plot_feedback_angle, "feedback_angle"),
+        ("backprop_angle", plot_backprop_angle, "backprop_angle"),
     ):
         if res["epochs"] and key in res["epochs"][0]:  # recorded by this run
             written.append(save_figure(fn(res), out_dir / f"{name}.png"))

@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ModelConfig
+from .config import PLATEAU_OFFSET_MAX, PLATEAU_OFFSET_SD, ModelConfig
 
 __all__ = [
     "SLOTS",
     "LAYER_STEPS",
+    "TOP_DOWN_STEPS",
     "EVENT_SLOTS",
     "at",
     "place",
     "draw_phase_lengths",
     "phase_lengths",
     "max_example_steps",
+    "draw_plateau_offsets",
+    "plateau_offsets",
     "MAX_EXTRA_STEPS",
 ]
 
@@ -49,11 +52,13 @@ SLOTS = {
     "readouts": ("end", 15),  # output u_f at the forward end / example end
     "learn_events": ("end", 18),  # thresholders of learn, learn_pre and update
     "errors": ("end", 19),  # per-neuron errors (spec §5); correction sums zeroed
-    "collect": ("end", 20),  # correction sums of rank-one updates (spec §10.3)
-    "update": ("end", 25),  # biases and corrections of spikes in memory
-    "weights": ("end", 30),  # weight updates (the Synapses' 'learn' pathways)
-    "redraw_noise": ("end", 45),  # noisy symmetric feedback, one scalar per example (QUIRK)
-    "window_reset": ("end", 50),
+    # ("end", 20 ... 31): the backpropagated errors, layer by layer from the top (TOP_DOWN_STEPS)
+    "collect": ("end", 40),  # correction sums of rank-one updates (spec §10.3)
+    "update": ("end", 45),  # biases and corrections of spikes in memory
+    "weights": ("end", 50),  # weight updates (the Synapses' 'learn' pathways)
+    "redraw_noise": ("end", 55),  # noisy symmetric feedback, one scalar per example (QUIRK)
+    # ("end", 56 ... 67): symmetric broadcast feedback rebuilt, layer by layer from the top (TOP_DOWN_STEPS)
+    "window_reset": ("end", 70),
     "advance": ("end", 90),  # controller: next step, next example
     "done_event": ("end", 95),  # thresholder of 'done' (all examples presented)
     "stop": ("end", 96),  # stop_run
@@ -71,6 +76,20 @@ LAYER_STEPS = {
     "feedback": 50,  # this layer's spikes reach the apical memory of the layers it feeds back to
 }
 
+#: Per-hidden-layer steps of the ``end`` slot that run from the top layer down, at order
+#: ``first + 2*(MAX_HIDDEN - l) + offset`` (name -> (first, offset)):
+#: backpropagated errors (spec §5, ``backprop`` and its angle diagnostic): the synapses of W_{l+1} sum
+#: W_{l+1}^T e^bp_{l+1} (with W_{l+1} after this example's update, REF's order), then layer l's neurons
+#: turn the sum into their error, all between ``errors`` and ``collect``; symmetric broadcast feedback
+#: with several hidden layers (spec §5): after the weight updates, the synapses of W_{l+1} sum layer l's
+#: rows of Y_l = W_{l+1}^T Y_{l+1}, then the feedback synapses into layer l take their new weights.
+TOP_DOWN_STEPS = {
+    "backprop_sum": (20, 0),
+    "backprop_error": (20, 1),
+    "row_sums": (56, 0),
+    "rebuild_feedback": (56, 1),
+}
+MAX_HIDDEN = 6
 
 #: Where each per-example event's condition is checked (its thresholder).
 EVENT_SLOTS = {
@@ -83,6 +102,8 @@ EVENT_SLOTS = {
     "learn": "learn_events",
     "learn_pre": "learn_events",
     "update": "learn_events",
+    "backprop": "learn_events",
+    "rebuild": "learn_events",
 }
 
 
@@ -93,6 +114,11 @@ def at(name: str, layer: int | None = None) -> dict:
         if layer is None:
             raise ValueError(f"slot {name!r} is a step of the layer sweep; give the layer index")
         return {"when": "groups", "order": 100 * layer + LAYER_STEPS[name]}
+    if name in TOP_DOWN_STEPS:
+        if layer is None or not 1 <= layer <= MAX_HIDDEN:
+            raise ValueError(f"slot {name!r} belongs to a hidden layer (1..{MAX_HIDDEN}); got layer={layer!r}")
+        first, offset = TOP_DOWN_STEPS[name]
+        return {"when": "end", "order": first + 2 * (MAX_HIDDEN - layer) + offset}
     if name not in SLOTS:
         raise KeyError(f"no slot named {name!r}; slots are {sorted(SLOTS) + sorted(LAYER_STEPS)}")
     when, order = SLOTS[name]
@@ -138,3 +164,41 @@ def phase_lengths(config: ModelConfig, n: int, learn: bool, forward_lengths=None
 def max_example_steps(config: ModelConfig) -> int:
     """Steps of the longest example a run is built for (training or test)."""
     return max(config.forward_steps + config.target_steps + MAX_EXTRA_STEPS, config.test_steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Random plateau times (spec §4): per example, phase and hidden neuron, the steps before the phase's end
+# at which the neuron's apical window ends. Settings hold them as one int array (n, 2, hidden neurons),
+# phase 0 forward, 1 target, hidden layers side by side.
+def draw_plateau_offsets(config: ModelConfig, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``min(|int(N(0, 3))|, 5)`` per example, phase and hidden neuron (``int`` truncates), ``(n, 2, sum n_l)``."""
+    z = rng.normal(0.0, PLATEAU_OFFSET_SD, size=(n, 2, sum(config.n_hidden)))
+    return np.minimum(np.abs(np.trunc(z)), PLATEAU_OFFSET_MAX).astype(np.int64)
+
+
+def plateau_offsets(config: ModelConfig, n: int, learn: bool, offsets, T_f, T_t) -> np.ndarray | None:
+    """Checked plateau offsets of ``n`` examples as ``(n, 2, sum n_l)`` ints, or ``None`` (option off, tests).
+
+    ``offsets`` is that array, or ``(forward, target)``: per phase a list over hidden layers of
+    ``(n, n_l)`` arrays. Each window of K steps must fit in its phase (``offset <= T - K``).
+    """
+    if not config.random_plateau_times:
+        if offsets is not None:
+            raise ValueError("plateau_offsets given, but random_plateau_times is off")
+        return None
+    if not learn:
+        return None  # test runs learn nothing: the apical averages are not used
+    if offsets is None:
+        raise ValueError("random_plateau_times needs plateau_offsets when learning (draw_settings draws them)")
+    if isinstance(offsets, (tuple, list)):
+        if len(offsets) != 2 or any(len(phase) != len(config.n_hidden) for phase in offsets):
+            raise ValueError("plateau_offsets must be (forward, target), each a list with one array per hidden layer")
+        offsets = np.stack([np.concatenate([np.asarray(o) for o in phase], axis=-1) for phase in offsets], axis=1)
+    offsets = np.asarray(offsets)
+    shape = (n, 2, sum(config.n_hidden))
+    if offsets.shape != shape or np.any(offsets != np.round(offsets)) or np.any(offsets < 0):
+        raise ValueError(f"plateau_offsets must be integers >= 0 of shape {shape} (examples, phase, hidden neurons)")
+    room = np.stack([T_f, T_t], axis=1)[:, :, None] - config.window_steps
+    if np.any(offsets > room):
+        raise ValueError(f"a plateau offset leaves no room for the window of {config.window_steps} steps in its phase")
+    return offsets.astype(np.int64)

@@ -67,6 +67,8 @@ class Simulator:
         self._build_directory = build_directory
         self._state = self._initial_state() if self.standalone else None  # carried between standalone runs
         self._recorded_before = {}  # runtime: events each monitor held before the last run
+        #: per-example records of the last :meth:`present` call (``model.example_records``, e.g. ``'bp_angle'``)
+        self.records = {}
         #: seconds spent inside simulation runs (standalone: the binary), for overhead measurements
         self.simulation_seconds = 0.0
 
@@ -115,7 +117,7 @@ class Simulator:
         settings = model.example_settings(n, learn, **settings)
         if replay is not None and n > cap:
             raise ValueError(f"replay needs all {n} examples in one run (capacity={cap})")
-        outputs = []
+        outputs, records = [], []
         for k, start in enumerate(range(0, n, cap)):
             sl = slice(start, start + cap)
             chunk = {name: values[sl] for name, values in settings.items()}
@@ -124,6 +126,8 @@ class Simulator:
                 stimulus.tables.update(model.replay_tables(replay))
             self.run(stimulus, seed=None if seed is None else int(seed) + k)
             outputs.append(self._readout(len(images[sl]), learn))
+            records.append(self._records())
+        self.records = {name: np.concatenate([r[name] for r in records]) for name in (records[0] if records else {})}
         if not learn:
             self.reset_state()  # spec §2: training resumes from a zero state after a test run
         return np.concatenate(outputs) if outputs else np.zeros((0, model.config.n_outputs))
@@ -231,6 +235,13 @@ class Simulator:
         if len(values) != n * n_outputs:
             raise RuntimeError(f"expected {n} read-outs, got {len(values) / n_outputs}")
         return values.reshape(n, n_outputs)
+
+    def _records(self) -> dict:
+        """The model's per-example records of the last run (an optional member of the model interface)."""
+        example_records = getattr(self.model, "example_records", None)
+        if example_records is None:
+            return {}
+        return example_records(self.recorded)
 
     # ------------------------------------------------------------------ cpp_standalone
     def build(self) -> None:

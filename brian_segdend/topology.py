@@ -25,6 +25,8 @@ __all__ = [
     "collectors",
     "correction_source",
     "keeps_previous",
+    "backpropagates",
+    "rebuilds_symmetric_feedback",
 ]
 
 
@@ -96,7 +98,12 @@ def memory_length(config: ModelConfig) -> int:
 
 def carries_symmetric_feedback(config: ModelConfig, l: int) -> bool:
     """Whether the synapses of W_l also carry the feedback into layer ``l - 1`` (Y_{l-1} = W_l^T)."""
-    return config.symmetric_weights and l >= 2 and (l - 1) in feedback_targets(config, l)
+    return (
+        config.symmetric_weights
+        and l >= 2
+        and (l - 1) in feedback_targets(config, l)
+        and not rebuilds_symmetric_feedback(config)
+    )
 
 
 def corrects_symmetric_feedback(config: ModelConfig, l: int) -> bool:
@@ -112,6 +119,7 @@ def corrects_symmetric_feedback(config: ModelConfig, l: int) -> bool:
         and not config.sparse_feedback
         and role(config, l) == "hidden"
         and l in feedback_targets(config, l + 1)
+        and not rebuilds_symmetric_feedback(config)
     )
 
 
@@ -128,7 +136,7 @@ def collectors(config: ModelConfig, l: int) -> list[str]:
         role(config, l) == "hidden"
         and learns_feedback(config)
         and config.spiking_feedback
-        and not (config.sparse_feedback and config.sparse_feedback_rescale_each_example)
+        and not config.sparse_feedback  # sparse: each synapse re-weights the memory itself (feedback.py)
     ):
         names.append("s_fb")
     if corrects_symmetric_feedback(config, l):
@@ -157,3 +165,15 @@ def keeps_previous(config: ModelConfig, l: int) -> list[str]:
     if l > 0 and sends_learned_feedback(config, l) and not config.spiking_feedback:
         names.append("r_prev")
     return names
+
+
+def backpropagates(config: ModelConfig) -> bool:
+    """Whether the hidden layers compute backpropagated errors: to learn from (``backprop``) or to record
+    the angle between them and the errors they learn from (``record_backprop_angle``)."""
+    return bool(config.n_hidden) and (config.backprop or config.record_backprop_angle)
+
+
+def rebuilds_symmetric_feedback(config: ModelConfig) -> bool:
+    """Whether Y are products of transposed weights (symmetric, broadcast, several hidden layers, spec §5):
+    feedback synapses from the output whose weights are rebuilt from W after every update."""
+    return config.symmetric_weights and config.broadcast and len(config.n_hidden) > 1

@@ -270,6 +270,7 @@ def train(
             if first
             else (0, 0, 0.0, [])
         )
+        angles = []  # REF's backprop-angle diagnostic (record_backprop_angle), per example since (re)start
         bar = tqdm(
             total=n_train, initial=first * capacity, disable=not progress, unit="ex", desc=f"epoch {epoch + 1}/{epochs}"
         )
@@ -282,6 +283,7 @@ def train(
                     X_train[order[sl]], y_train[order[sl]], learn=True, seed=_chunk_seed(seed, epoch, k), **chunk
                 )
             correct += int(np.sum(sim.predict(u) == y_train[order[sl]]))
+            angles.extend(sim.records.get("bp_angle", []))
             seen += sl.stop - sl.start
             seconds += time.perf_counter() - t0
             if quick_test_every and sl.stop % quick_test_every == 0 and sl.stop < n_train:
@@ -304,6 +306,8 @@ def train(
         }
         if quick_test_every:
             record["quick_test"] = quick
+        if angles:
+            record["backprop_angle"] = [float(a) for a in np.nanmean(angles, axis=0)]
         record.update(sim.model.diagnostics(sim.get_weights()))
         if len(val_idx):
             record["val_error"] = sim.error(

@@ -27,6 +27,8 @@ __all__ = [
     "check_weights",
     "symmetric_feedback",
     "feedback_angles",
+    "angles_degrees",
+    "symmetric_noise",
 ]
 
 V_MEAN, V_SD = 3.0, 3.0  # target mean and SD of the dendritic potential (spec §6)
@@ -52,14 +54,21 @@ def feedback_shape(config: ModelConfig, l):
     return (sizes[l], sizes[-1] if config.broadcast else sizes[l + 1])
 
 
-def symmetric_feedback(config: ModelConfig, W, sparse_masks=None, rng=None):
-    """Y rebuilt from W (spec §5): W_{l+1}^T (products of them with broadcast), noise, sparsity."""
+def symmetric_feedback(config: ModelConfig, W, sparse_masks=None, rng=None, noise=None):
+    """Y rebuilt from W (spec §5): W_{l+1}^T (products of them with broadcast), noise, sparsity.
+
+    The noise of noisy symmetric weights is drawn from ``rng``, or given: ``noise[l - 1]`` is added to
+    W_{l+1}^T (an array of its size, or one value).
+    """
     L = len(config.n_hidden)
     noisy = config.noisy_symmetric_weights and rng is not None
     Y = [None] * L
     for l in range(L, 0, -1):  # Y index l-1 belongs to hidden layer l
         wt = W[l].T.copy()
-        if noisy and config.broadcast:
+        if noise is not None:
+            n = np.ravel(noise[l - 1])
+            wt = wt + (n.reshape(wt.shape) if n.size > 1 else n[0])
+        elif noisy and config.broadcast:
             wt = wt + rng.normal(0, config.symmetric_noise_sd, wt.shape)
         elif noisy:
             wt = wt + rng.normal(0, config.symmetric_noise_sd)
@@ -154,3 +163,54 @@ def feedback_angles(config, weights):
         cos = float(np.sum(y * z) / (np.linalg.norm(y) * np.linalg.norm(z) + 1e-300))
         out.append(float(np.degrees(np.arccos(np.clip(cos, -1, 1)))))
     return out
+
+
+def angles_degrees(a, b) -> np.ndarray:
+    """Angle (degrees) between each row of ``a`` and the same row of ``b``; ``nan`` where one is zero."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(norms > 0, np.sum(a * b, axis=-1) / norms, np.nan)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def symmetric_noise(config: ModelConfig, weights: dict, sparse_masks=None) -> list:
+    """The noise that symmetric feedback ``weights['Y']`` holds (spec §5, §6), checked against W.
+
+    Per hidden layer l, ``Y_l = gain * (W_{l+1}^T + noise)`` (gain 0 at masked entries of sparse feedback,
+    ``sparse_scale`` at the others, else 1), with the noise an ``(n_l, n_{l+1})`` array (broadcast) or one
+    scalar (not broadcast); 0 at masked entries. With several hidden layers and broadcast, Y_l is a product
+    (:func:`symmetric_feedback`) and is only checked, when not noisy (the noise of a product is not unique).
+
+    Raises
+    ------
+    ValueError
+        Naming ``weights['Y'][k]`` if it is not of that form (any noise at all unless noisy).
+    """
+    W, Y = weights["W"], weights["Y"]
+    noisy, products = config.noisy_symmetric_weights, config.broadcast and len(config.n_hidden) > 1
+    if products:
+        want = symmetric_feedback(config, W, sparse_masks) if not noisy else Y
+        noises = [np.subtract(y, z) for y, z in zip(Y, want)]
+    else:
+        noises = []
+        for l, y in enumerate(Y, start=1):
+            gain = np.where(sparse_masks[l - 1], 0.0, config.sparse_scale) if sparse_masks else np.ones(y.shape)
+            noise = np.divide(y, gain, out=np.zeros(y.shape), where=gain > 0) - np.where(gain > 0, W[l].T, 0.0)
+            if noisy and not config.broadcast:  # one scalar (QUIRK)
+                noise = float(np.mean(noise[gain > 0]))
+                if not np.allclose(y, gain * (W[l].T + noise), rtol=1e-9, atol=1e-12):
+                    raise ValueError(
+                        f"weights['Y'][{l - 1}] is not W[{l}].T plus one scalar noise (symmetric, not broadcast)"
+                    )
+            noises.append(noise)
+    if not noisy or products:
+        for k, noise in enumerate(noises):
+            scale = max(float(np.abs(W[k + 1]).max()), 1e-300)
+            if np.abs(noise).max() > 1e-9 * scale:
+                raise ValueError(
+                    f"weights['Y'][{k}] is not the feedback that symmetric_weights=True derives from W (it differs "
+                    f"by up to {np.abs(noise).max():.3g}); pass Y = get_weights()['Y'] or the output of "
+                    "weights.symmetric_feedback(config, W, sparse_masks)"
+                )
+    return noises

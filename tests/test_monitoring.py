@@ -67,7 +67,12 @@ def test_every_figure_draws_on_the_given_axes_and_save_figure_writes_it(tmp_path
     from brian_segdend import plotting
 
     epoch = {"epoch": 1, "examples_seen": 10, "test_error": 50.0, "train_error": 60.0, "val_error": None}
-    run = {"model": "m", "epochs": [{**epoch, "weight_mean": [0.1], "weight_std": [0.2], "feedback_angle": [80.0]}]}
+    run = {
+        "model": "m",
+        "epochs": [
+            {**epoch, "weight_mean": [0.1], "weight_std": [0.2], "feedback_angle": [80.0], "backprop_angle": [70.0]}
+        ],
+    }
     calls = [
         (plotting.plot_compartments, (np.arange(4.0), np.zeros(4), np.ones(4), np.zeros(4), 2, 2, 1)),
         (plotting.plot_output_rates, (np.zeros(10), np.ones(10), 3, 0.2)),
@@ -75,6 +80,7 @@ def test_every_figure_draws_on_the_given_axes_and_save_figure_writes_it(tmp_path
         (plotting.plot_learning_curve, (run,)),
         (plotting.plot_weight_statistics, (run,)),
         (plotting.plot_feedback_angle, (run,)),
+        (plotting.plot_backprop_angle, (run,)),
     ]
     fig, axs = plt.subplots(len(calls), figsize=(5, 12))
     for ax, (figure, args) in zip(axs, calls):

@@ -130,7 +130,6 @@ def test_noisy_symmetric_feedback_non_broadcast_is_one_scalar(device):
     assert noises[0][0, 0] != pytest.approx(noises[1][0, 0], abs=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 phase B: the first example runs with Y = W^T")
 @pytest.mark.parametrize("broadcast", [True, False])
 def test_noisy_symmetric_feedback_is_noisy_from_the_first_example(broadcast):
     """Spec §6: the noise is drawn at initialisation; initial_weights puts it into Y, and the simulation
@@ -142,14 +141,36 @@ def test_noisy_symmetric_feedback_is_noisy_from_the_first_example(broadcast):
     np.testing.assert_allclose(Y, weights["Y"][0], rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 phase B: set_weights ignores Y in symmetric mode")
-def test_set_weights_refuses_a_feedback_matrix_that_symmetric_mode_would_ignore():
-    sim = Simulator(SegregatedDendriteNetwork(SMALL.replace(symmetric_weights=True), seed=0, capacity=1))
+@pytest.mark.parametrize(
+    "changes",
+    [dict(), dict(n_hidden=(7, 5)), dict(n_hidden=(7, 5), broadcast=False), dict(sparse_feedback=True)],
+)
+def test_set_weights_refuses_a_feedback_matrix_that_symmetric_mode_would_ignore(changes):
+    cfg = SMALL.replace(symmetric_weights=True, **changes)
+    sim = Simulator(SegregatedDendriteNetwork(cfg, seed=0, capacity=1))
     weights = sim.get_weights()
     sim.set_weights(weights)  # the symmetric Y itself is fine
     weights["Y"] = [2 * y for y in weights["Y"]]
-    with pytest.raises(ValueError, match=r"weights\['Y'\]"):
+    with pytest.raises(ValueError, match=r"weights\['Y'\]\[0\] is not the feedback that symmetric_weights=True"):
         sim.set_weights(weights)
+    with pytest.raises(ValueError, match=r"weights\['Y'\]\[0\]"):
+        SegregatedDendriteNetwork(cfg, weights=weights)
+
+
+def test_noisy_symmetric_set_weights_writes_the_noise_the_simulation_applies():
+    """Noisy symmetric feedback (one hidden layer, broadcast): a supplied Y = W^T + N sets the noise the
+    next example runs with; without broadcast the noise is one scalar, and any other Y is refused."""
+    cfg = SYMMETRIC.replace(noisy_symmetric_weights=True)
+    observer = FeedbackObserver(cfg)
+    weights = observer.sim.get_weights()
+    noise = np.random.default_rng(5).normal(0, 0.05, weights["Y"][0].shape)
+    weights["Y"] = [weights["W"][1].T + noise]
+    observer.sim.set_weights(weights)
+    _, Y = observer.example()
+    np.testing.assert_allclose(Y, weights["Y"][0], rtol=1e-7, atol=1e-9)
+    scalar = Simulator(SegregatedDendriteNetwork(cfg.replace(broadcast=False), seed=0, capacity=1))
+    with pytest.raises(ValueError, match=r"weights\['Y'\]\[0\] is not W\[1\].T plus one scalar noise"):
+        scalar.set_weights(weights)
 
 
 def test_bernoulli_spikes_are_single_and_poisson_can_be_multiple():
@@ -205,3 +226,31 @@ def test_poisson_counts_after_a_zeroed_state_are_not_a_burst():
     first = np.arange(20) * cfg.test_steps  # each example's first step
     S, r = mon.S[:, first].astype(float), mon.r[:, first]
     assert abs(S.sum() - r.sum()) < 4 * np.sqrt(r.sum()) + 1
+
+
+def test_random_plateau_offsets_are_drawn_as_the_spec_says_and_checked():
+    """Spec §4: min(|int(N(0, 3))|, 5) per example, phase and hidden neuron, drawn by draw_settings (so by
+    Simulator.train and training.train); present() checks what it is given before anything runs."""
+    cfg = SMALL.replace(random_plateau_times=True, n_hidden=(7, 5))
+    net = SegregatedDendriteNetwork(cfg, seed=0, capacity=2)
+    offsets = net.draw_settings(20000, np.random.default_rng(1))["plateau_offsets"]
+    assert offsets.shape == (20000, 2, 12) and offsets.dtype.kind == "i"
+    share = np.bincount(offsets.ravel(), minlength=6) / offsets.size
+    from scipy.stats import norm
+
+    want = [2 * (norm.cdf((k + 1) / 3) - norm.cdf(k / 3)) for k in range(5)]
+    np.testing.assert_allclose(share, want + [1 - sum(want)], atol=0.003)  # P(0) = 0.26, P(5) = 0.096
+    sim, X, y = Simulator(net), np.zeros((2, cfg.n_inputs)), np.zeros(2, int)
+    with pytest.raises(ValueError, match="needs plateau_offsets when learning"):
+        sim.present(X, y, learn=True)
+    good = ([np.zeros((2, 7), int), np.zeros((2, 5), int)], [np.zeros((2, 7), int), np.zeros((2, 5), int)])
+    with pytest.raises(ValueError, match=r"shape \(2, 2, 12\)"):
+        sim.present(X, y, learn=True, plateau_offsets=np.zeros((2, 2, 11)))
+    with pytest.raises(ValueError, match="one array per hidden layer"):
+        sim.present(X, y, learn=True, plateau_offsets=(good[0][:1], good[1]))
+    too_late = np.full((2, 2, 12), cfg.target_steps - cfg.window_steps + 1)
+    with pytest.raises(ValueError, match="no room for the window of 5 steps"):
+        sim.present(X, y, learn=True, plateau_offsets=too_late)
+    sim.present(X, y, learn=True, plateau_offsets=good)
+    with pytest.raises(ValueError, match="random_plateau_times is off"):
+        Simulator(SegregatedDendriteNetwork(SMALL, seed=0)).present(X, y, learn=True, plateau_offsets=good)

@@ -183,3 +183,19 @@ def test_quick_tests_follow_refs_schedule_and_resume(tmp_path):
     assert "quick_test" not in plain and not np.array_equal(weights_of(plain)["W"][0], weights_of(full)["W"][0])
     with pytest.raises(ValueError, match="quick_test_every=15 must be a positive multiple of the chunk size"):
         train(CFG, epochs=1, quick_test_every=15, **kwargs)
+
+
+def test_backprop_angle_per_epoch_in_the_results_and_its_figure(tmp_path):
+    """REF's diagnostic: the epoch record holds each hidden layer's mean angle between its update and the
+    backprop update: 0 when it learns by backprop, clearly above 0 when it learns from plateaus."""
+    kwargs = dict(data=data(), seed=3, chunk_size=20, progress=False, log=None)
+    plateau = train(CFG.replace(record_backprop_angle=True, n_hidden=(12, 8)), epochs=1, out=tmp_path / "p", **kwargs)
+    backprop = train(CFG.replace(record_backprop_angle=True, backprop=True), epochs=1, **kwargs)
+    assert len(plateau["backprop_angle"]) == 2 and all(5 < a < 175 for a in plateau["backprop_angle"])
+    assert backprop["backprop_angle"][0] < 1e-3
+    assert "backprop_angle" not in train(CFG, epochs=1, **kwargs)
+    from brian_segdend.plotting import plot_backprop_angle
+
+    lines = plot_backprop_angle(tmp_path / "p").get_lines()
+    assert [line.get_label() for line in lines[:2]] == ["hidden 1 vs backprop", "hidden 2 vs backprop"]
+    assert list(lines[0].get_ydata()) == [plateau["backprop_angle"][0]]

@@ -1,18 +1,21 @@
-"""Milliseconds per training and per test example, per device, beside the NumPy oracle (one run).
+"""Milliseconds per training and per test example, per device, beside a vectorised NumPy baseline.
 
 Networks: 784-500-10 and 784-500-100-10 with the REF-S defaults (exact truncated kernel, Poisson
 spikes, random phase lengths 50 + Wald(2, 1), i.e. ~103 steps per training example and 250 per test
 example), on real MNIST images; ``784-500-10-rates`` is the same network in rate mode (REF-NS options:
-no conductances, rate feedforward and feedback, N_mem = 1). The step-by-step NumPy oracle of the test
-suite (tests/oracle.py) is timed in the same process as the baseline. Compilation is excluded (built
-once, then timed reruns). The device ``cpp_standalone-generic`` is cpp_standalone with Brian's own
-templates instead of the dense-row ones of ``brian_segdend.codegen`` (their speed-up, side by side).
+no conductances, rate feedforward and feedback, N_mem = 1). The baseline
+(``benchmarks/numpy_baseline.py``) does REF's work per step with dense NumPy products and records
+nothing (the test oracle records full traces, which is no fair speed baseline); it is checked against
+the oracle first, then timed in this process on the first of the examples the devices run (same
+images, phase lengths and initial weights). Devices run in fresh processes, one after the other.
+Compilation is excluded (built once, then timed reruns). ``cpp_standalone-generic`` is cpp_standalone
+with Brian's own templates instead of the dense-row ones of ``brian_segdend.codegen``.
 
-    python benchmarks/speed.py                      # all devices, both networks
+    python benchmarks/speed.py                      # all devices, all networks
     python benchmarks/speed.py --devices cpp_standalone --networks 784-500-10
 
-The last line is ``train_ms_per_example=<v> test_ms_per_example=<v> speedup_vs_oracle=<v>`` for
-cpp_standalone on 784-500-10.
+The last line is ``train_ms_per_example=<v> test_ms_per_example=<v> speedup_vs_numpy=<v>`` for
+cpp_standalone on 784-500-10 (the speed-up of training; the table has the test speed-up too).
 """
 
 import argparse
@@ -65,26 +68,45 @@ print('RESULT', train, test)
     raise RuntimeError(f"{device} failed:\n{out.stderr[-3000:]}")
 
 
-def time_oracle(options, n_train, n_test):
+def numpy_networks(options):
+    """The NumPy baseline and the test oracle on the initial weights of the device runs (seed 0)."""
     sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from numpy_baseline import NumpyNetwork
     from oracle import PARAM_KEYS, OracleNetwork
 
-    from brian_segdend import ModelConfig, datasets, draw_phase_lengths, initial_weights
+    from brian_segdend import ModelConfig, initial_weights
 
     cfg = ModelConfig(**options)
-    params = {**cfg.to_dict(), "n_outputs": cfg.n_outputs}
     w = initial_weights(cfg, np.random.default_rng(0))
-    net = OracleNetwork({k: params[k] for k in PARAM_KEYS}, w["W"], w["b"], w["Y"], w["c"])
+    params = {**cfg.to_dict(), "n_outputs": cfg.n_outputs}
+    return cfg, NumpyNetwork(cfg, w), OracleNetwork({k: params[k] for k in PARAM_KEYS}, w["W"], w["b"], w["Y"], w["c"])
+
+
+def time_numpy(options, n_train, n_test, n_device_train):
+    """ms per training and test example of the NumPy baseline, on the first examples the device runs
+    (same images, phase lengths and initial weights); first checks it against the oracle."""
+    from brian_segdend import datasets, draw_phase_lengths
+
+    cfg, net, oracle = numpy_networks(options)
     X, y = datasets.load("mnist", "train")
-    rng = np.random.default_rng(1)
-    T_f, T_t = draw_phase_lengths(cfg, n_train, rng)
+    Xt = datasets.load("mnist", "test")[0]
+    T_f, T_t = draw_phase_lengths(cfg, n_device_train, np.random.default_rng(2))  # as Simulator.train(seed=2)
+    X, y = X[100 : 100 + n_train], y[100 : 100 + n_train]
+    rngs = np.random.default_rng(7), np.random.default_rng(7)  # same draws: the baseline follows the oracle
+    same = (
+        net.train_example(X[0], y[0], T_f[0], T_t[0], rngs[0])
+        == oracle.train_example(X[0], y[0], T_f[0], T_t[0], rng=rngs[1])["prediction"]
+    )
+    gap = max(np.abs(a - b).max() for a, b in zip(net.W, oracle.W))
+    if not same or gap > 1e-9:
+        raise RuntimeError(f"the NumPy baseline does not follow the oracle (weight gap {gap:.2e})")
     t = time.perf_counter()
     for k in range(n_train):
-        net.train_example(X[k], y[k], int(T_f[k]), int(T_t[k]), rng=rng)
+        net.train_example(X[k], y[k], int(T_f[k]), int(T_t[k]), rngs[0])
     train = 1000 * (time.perf_counter() - t) / n_train
     t = time.perf_counter()
     for k in range(n_test):
-        net.test_example(X[k], cfg.test_steps, rng=rng)
+        net.test_example(Xt[k], rngs[0])
     return train, 1000 * (time.perf_counter() - t) / n_test
 
 
@@ -93,34 +115,35 @@ def main():
     p.add_argument("--devices", nargs="+", default=list(DEFAULT_COUNTS))
     p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
     p.add_argument("--scale", type=float, default=1.0, help="multiply the example counts")
-    p.add_argument("--oracle-examples", type=int, default=20)
+    p.add_argument("--numpy-examples", type=int, default=40, help="training examples of the NumPy baseline")
     p.add_argument("--threads", type=int, default=0)
     args = p.parse_args()
     rows, summary = [], None
     for name in args.networks:
         options = NETWORKS[name]
-        o_train, o_test = time_oracle(options, args.oracle_examples, max(2, args.oracle_examples // 4))
-        rows.append((name, "numpy oracle (tests/oracle.py)", o_train, o_test, 1.0))
-        print(f"{name:15s} {'oracle':15s} train {o_train:8.2f} ms  test {o_test:8.2f} ms", flush=True)
+        counts = {d: tuple(max(1, int(c * args.scale)) for c in DEFAULT_COUNTS.get(d, (100, 20))) for d in args.devices}
+        n_device_train = max([c[0] for c in counts.values()] + [args.numpy_examples])
+        np_train, np_test = time_numpy(options, args.numpy_examples, max(2, args.numpy_examples // 4), n_device_train)
+        rows.append((name, "numpy (vectorised, records nothing)", np_train, np_test, 1.0, 1.0))
+        print(f"{name:16s} {'numpy':22s} train {np_train:8.2f} ms  test {np_test:8.2f} ms", flush=True)
         for device in args.devices:
-            n_train, n_test = (max(1, int(c * args.scale)) for c in DEFAULT_COUNTS.get(device, (100, 20)))
-            train_ms, test_ms = time_device(device, options, n_train, n_test, args.threads)
-            rows.append((name, device, train_ms, test_ms, o_train / train_ms))
+            train_ms, test_ms = time_device(device, options, *counts[device], args.threads)
+            rows.append((name, device, train_ms, test_ms, np_train / train_ms, np_test / test_ms))
             print(
-                f"{name:15s} {device:15s} train {train_ms:8.2f} ms  test {test_ms:8.2f} ms  "
-                f"speed-up x{o_train / train_ms:.1f}",
+                f"{name:16s} {device:22s} train {train_ms:8.2f} ms  test {test_ms:8.2f} ms  "
+                f"speed-up x{np_train / train_ms:.1f} / x{np_test / test_ms:.1f}",
                 flush=True,
             )
             if name == "784-500-10" and device == "cpp_standalone":
-                summary = (train_ms, test_ms, o_train / train_ms)
-    print("\n| network | device | train ms/example | test ms/example | train speed-up vs oracle |")
-    print("|---|---|---|---|---|")
-    for name, device, tr, te, sp in rows:
-        print(f"| {name} | {device} | {tr:.2f} | {te:.2f} | {sp:.1f}x |")
+                summary = (train_ms, test_ms, np_train / train_ms)
+    print("\n| network | device | train ms/example | test ms/example | speed-up vs NumPy: train | test |")
+    print("|---|---|---|---|---|---|")
+    for name, device, tr, te, sp_train, sp_test in rows:
+        print(f"| {name} | {device} | {tr:.2f} | {te:.2f} | {sp_train:.1f}x | {sp_test:.1f}x |")
     if summary:
         print(
             f"train_ms_per_example={summary[0]:.3f} test_ms_per_example={summary[1]:.3f} "
-            f"speedup_vs_oracle={summary[2]:.2f}"
+            f"speedup_vs_numpy={summary[2]:.2f}"
         )
 
 

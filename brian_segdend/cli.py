@@ -12,6 +12,10 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+TEST_WORKERS_HELP = (
+    "processes the test (and validation) examples of a spiking model are split over; "
+    "results identical to 1 (default: 1)"
+)
 EXAMPLES = {
     None: """\
   segdend train                                    # the paper's network on 5000 MNIST images
@@ -136,6 +140,7 @@ def _parser():
     t.add_argument("--threads", type=_integer(0), default=0, help="OpenMP threads (cpp_standalone)")
     t.add_argument("--chunk-size", type=_integer(1), default=1000, help="examples per simulation run")
     t.add_argument("--seed", type=_integer(0), default=0)
+    t.add_argument("--test-workers", type=_integer(1), default=1, help=TEST_WORKERS_HELP)
     t.add_argument("--out", default=None, help="run directory (default: runs/<model>-<dataset>-s<seed>)")
     t.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     _data_options(t)
@@ -146,6 +151,7 @@ def _parser():
     e.add_argument("--dataset", default="mnist", choices=DATASETS)
     e.add_argument("--n-test", type=_integer(0), default=0, help="test examples (0: all)")
     e.add_argument("--device", default="auto", choices=("auto",) + DEVICES)
+    e.add_argument("--test-workers", type=_integer(1), default=1, help=TEST_WORKERS_HELP)
     _data_options(e)
 
     command("models", help="list the named models")
@@ -239,7 +245,7 @@ def _test(args):
         raise FileNotFoundError(f"no saved network at {args.network!r} (a run directory or a network.npz)")
     datasets.locate(args.dataset, args.data_dir, download=not args.no_download)
     device = devices.activate(args.device, build_directory=datasets.cache_dir() / "build-test")
-    err = evaluate(network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir)
+    err = evaluate(network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir, workers=args.test_workers)
     print(f"test error {err:.2f} % ({args.dataset}, device {device})")
     return 0
 
@@ -306,6 +312,7 @@ def _train(args):
         data_dir=args.data_dir,
         model_name=spec.name,
         build_directory=build,
+        test_workers=args.test_workers,
     )
     print(
         f"test error {record['test_error']:.2f} % after {args.epochs} epoch(s) of "

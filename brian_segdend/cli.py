@@ -139,6 +139,13 @@ def _parser():
     t.add_argument("--device", default="auto", choices=("auto",) + DEVICES)
     t.add_argument("--threads", type=_integer(0), default=0, help="OpenMP threads (cpp_standalone)")
     t.add_argument("--chunk-size", type=_integer(1), default=1000, help="examples per simulation run")
+    t.add_argument(
+        "--quick-test",
+        type=_integer(1),
+        default=None,
+        metavar="N",
+        help="REF's quick test: 100 test images after every N training examples (a multiple of --chunk-size)",
+    )
     t.add_argument("--seed", type=_integer(0), default=0)
     t.add_argument("--test-workers", type=_integer(1), default=1, help=TEST_WORKERS_HELP)
     t.add_argument("--out", default=None, help="run directory (default: runs/<model>-<dataset>-s<seed>)")
@@ -256,6 +263,8 @@ def _train(args):
     from .results import BASELINE_CHECKPOINT, BRIAN_CHECKPOINT
 
     spec = registry.load_model(args.model).with_settings(args.set)
+    if args.quick_test and args.quick_test % args.chunk_size:
+        raise ValueError(f"--quick-test {args.quick_test} must be a multiple of --chunk-size {args.chunk_size}")
     out = Path(args.out or f"runs/{spec.name}-{args.dataset}-s{args.seed}")
     checkpoint = out / (BRIAN_CHECKPOINT if spec.brian else BASELINE_CHECKPOINT)
     if args.resume and not checkpoint.is_file():
@@ -313,6 +322,7 @@ def _train(args):
         model_name=spec.name,
         build_directory=build,
         test_workers=args.test_workers,
+        quick_test_every=args.quick_test,
     )
     print(
         f"test error {record['test_error']:.2f} % after {args.epochs} epoch(s) of "

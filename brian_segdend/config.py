@@ -15,9 +15,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from brian2.units import Quantity, ms
+from brian2.units.fundamentalunits import have_same_dimensions
+
 from .validation import check_choice, check_flag, check_number, check_positive_int, invalid
 
-__all__ = ["ModelConfig", "FLAGS", "KERNELS", "SPIKE_COUNTS", "parse_setting", "parse_value"]
+__all__ = [
+    "ModelConfig",
+    "FLAGS",
+    "REF_FLAGS",
+    "KERNELS",
+    "SPIKE_COUNTS",
+    "PLATEAU_OFFSET_MAX",
+    "PLATEAU_OFFSET_SD",
+    "parse_setting",
+    "parse_value",
+]
 
 #: The eleven Boolean options of Lange's search space (spec §8), in his order.
 FLAGS = (
@@ -33,6 +46,20 @@ FLAGS = (
     "weight_optimization",
     "feedback_bias",
 )
+#: REF's options outside Lange's search space (spec §4, §5, §8), off in every preset.
+REF_FLAGS = ("backprop", "random_plateau_times")
+#: Random plateau times (spec §4): a hidden neuron's plateau is averaged min(|int(N(0, 3))|, 5) steps
+#: before the end of its phase.
+PLATEAU_OFFSET_SD, PLATEAU_OFFSET_MAX = 3.0, 5
+#: Options that also accept Brian2 quantities: the unit a plain number is read in, and what is expected.
+UNITS = {
+    "dt": (ms, "a time such as 1*ms or a plain number of ms"),
+    "tau_s": (ms, "a time such as 3*ms or a plain number of ms"),
+    "tau_L": (ms, "a time such as 10*ms or a plain number of ms"),
+    "lambda_max": (1 / ms, "a rate such as 200*Hz or a plain number per ms"),
+    "g_B": (1 / ms, "a rate such as 0.6/ms or a plain number per ms"),
+    "g_A": (1 / ms, "a rate such as 0.05/ms or a plain number per ms"),
+}
 #: 'truncated': the spec's FIR kernel over ``spike_memory`` lags (exact REF, the default);
 #: 'untruncated': the same double exponential summed over the whole spike history.
 KERNELS = ("truncated", "untruncated")
@@ -52,9 +79,10 @@ class ModelConfig:
         Units per hidden layer, 0 to 6 layers of 1 to 5000 units (Lange searched 1-6 x 30-500).
     units_per_class : int
         Output units per class r; the output layer has ``10 * r`` units.
-    dt : float
-        Time step in ms (0 < dt <= 1). Scales the somatic Euler step and the per-step rate
-        ``lambda_max * dt``; kernel lags, phase lengths and windows stay in steps (spec §8).
+    dt : float or Quantity
+        Time step in ms (0 < dt <= 1), or a time (``dt=0.5*ms``). Scales the somatic Euler step and
+        the per-step rate ``lambda_max * dt``; kernel lags, phase lengths and windows stay in steps
+        (spec §8).
     spike_memory : int
         Kernel length N_mem in steps (REF: 10 at dt = 1).
     forward_steps, target_steps : int
@@ -65,19 +93,31 @@ class ModelConfig:
         Length of a test example's single forward phase T_test.
     window_steps, test_window_steps : int
         Averaging windows K (last K steps of each training phase) and K_test.
-    lambda_max : float
-        Maximum rate in spikes per ms (0.2 per ms = 200 Hz).
-    tau_s, tau_L : float
-        Kernel time constants in steps; ``g_L = 1 / tau_L`` per ms.
-    g_B, g_A : float
-        Basal (= output dendritic g_D) and apical coupling conductances per ms; ``g_A`` is used only
-        with ``apical_conductance``.
+    lambda_max : float or Quantity
+        Maximum rate in spikes per ms (0.2 per ms = 200 Hz), or a rate (``lambda_max=200*Hz``). The
+        expected count per step is ``lambda_max * dt``; ``P_hid = 20 / lambda_max`` and
+        ``P_out = 20 / lambda_max**2`` use the per-ms value, before the ``* dt`` (LANGE's mapping,
+        spec §8; it matters only for dt != 1 ms).
+    tau_s, tau_L : float or Quantity
+        Kernel time constants in ms, or times (``tau_L=10*ms``). The kernel reads the number as
+        steps and ``g_L = 1 / tau_L`` is per ms (LANGE's mapping, spec §8; the same at dt = 1 ms).
+    g_B, g_A : float or Quantity
+        Basal (= output dendritic g_D) and apical coupling conductances per ms, or rates
+        (``g_B=0.6/ms``); ``g_A`` is used only with ``apical_conductance``.
     E_E, E_I : float
         Reversal potentials of the teaching conductances.
     learning_rates : tuple of float
         Feedforward learning rate per layer 1..L+1 (a single value is repeated).
     feedback_learning_rates : tuple of float
         Feedback learning rate per hidden layer (used with ``update_feedback_weights``).
+    backprop : bool
+        REF's control: hidden layers learn from the backpropagated error
+        ``e_l = k_B lambda sigma'(u_l) * W_{l+1}^T e_{l+1}`` instead of their plateau potentials
+        (spec §5).
+    random_plateau_times : bool
+        Each hidden neuron averages its plateau potential over the K steps ending
+        min(|int(N(0, 3))|, 5) steps before the end of each training phase, drawn per neuron, phase
+        and example (spec §4); needs ``window_steps + 5`` steps in the shortest phase.
     kernel : {'truncated', 'untruncated'}
         PSP kernel; see :data:`KERNELS`.
     spike_counts : {'poisson', 'bernoulli'}
@@ -90,6 +130,8 @@ class ModelConfig:
     """
 
     kind: ClassVar[str] = "segdend"  # the model kind these parameters belong to (see brian_segdend.model)
+    #: Options added after the first saved runs: they enter training.architecture_key only when on.
+    added_flags: ClassVar[tuple[str, ...]] = REF_FLAGS
 
     n_inputs: int = 784
     n_hidden: tuple = (500,)
@@ -123,6 +165,9 @@ class ModelConfig:
     apical_conductance: bool = False
     weight_optimization: bool = True
     feedback_bias: bool = False
+    # REF's options outside Lange's search space
+    backprop: bool = False
+    random_plateau_times: bool = False
     # implementation choices and fixed constants
     kernel: str = "truncated"
     spike_counts: str = "poisson"
@@ -132,6 +177,11 @@ class ModelConfig:
     symmetric_noise_sd: float = 0.05
 
     def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, Quantity):
+                unit, expected = UNITS.get(field.name, (1, "a plain number (no physical unit)"))
+                object.__setattr__(self, field.name, _in_unit(field.name, value, unit, expected))
         object.__setattr__(self, "n_hidden", _layer_sizes(self.n_hidden))
         n_layers = len(self.n_hidden) + 1
         lr = _as_tuple(self.learning_rates, n_layers, "learning_rates")
@@ -249,18 +299,41 @@ class ModelConfig:
             )
         if self.test_window_steps > self.test_steps:
             bad("test_window_steps", f"the test window must fit in test_steps={self.test_steps}")
-        for name in FLAGS + ("random_phase_lengths", "sparse_feedback_rescale_each_example"):
+        for name in FLAGS + REF_FLAGS + ("random_phase_lengths", "sparse_feedback_rescale_each_example"):
             check_flag(name, getattr(self, name))
         check_choice("kernel", self.kernel, KERNELS)
         check_choice("spike_counts", self.spike_counts, SPIKE_COUNTS)
         if not 0 <= self.sparse_fraction < 1:
             bad("sparse_fraction", "must be in [0, 1)")
+        if self.update_feedback_weights and self.n_hidden and not any(self.feedback_learning_rates):
+            bad("feedback_learning_rates", "update_feedback_weights=True needs a non-zero feedback learning rate (REF)")
+        shortest = min(self.forward_steps, self.target_steps)
+        if self.random_plateau_times and self.window_steps + PLATEAU_OFFSET_MAX > shortest:
+            bad(
+                "window_steps",
+                f"random_plateau_times averages up to {PLATEAU_OFFSET_MAX} steps before a phase's end, so "
+                f"window_steps + {PLATEAU_OFFSET_MAX} must fit in the shortest phase ({shortest} steps)",
+            )
+        self._check_supported()
+
+    def _check_supported(self):
+        """Options of the spec that the Brian network cannot build yet (clear error)."""
+        for name in REF_FLAGS:
+            if getattr(self, name):
+                raise ValueError(f"{name}=True is not supported by the brian_segdend network yet")
         if self.symmetric_weights and self.broadcast and len(self.n_hidden) > 1:
             raise ValueError(
                 "symmetric_weights=True with broadcast=True needs products of transposed weights for "
                 f"{len(self.n_hidden)} hidden layers, which brian_segdend does not support yet; "
                 "use broadcast=False or a single hidden layer"
             )
+
+
+def _in_unit(name, value, unit, expected):
+    """The Brian2 quantity ``value`` as a plain number in ``unit``, after a dimension check."""
+    if not have_same_dimensions(value, unit) or value.size != 1:
+        raise ValueError(f"{name}={value!r} is invalid: expected {expected}")
+    return float(value / unit)
 
 
 def _layer_sizes(value):

@@ -60,6 +60,7 @@ def record(
     group.recorded = selected
     monitor = EventMonitor(group, "record", variables=variables, name=name or f"{layer}_recorder*")
     schedule.place(monitor, "monitors")
+    monitor.namespace = group.namespace  # recorded expressions may read the model's tables (the input's x, r)
     monitor.add_attribute("neurons")
     monitor.neurons = idx
     network.brian_network.add(monitor)

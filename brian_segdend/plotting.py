@@ -119,6 +119,9 @@ def plot_learning_curve(results, ax=None, keys=("test_error", "train_error", "va
             if all(v is not None for v in y):
                 label = r["model"] if len(keys) == 1 else f"{r['model']} {key.replace('_', ' ')}"
                 ax.plot([e[x] for e in r["epochs"]], y, styles.get(key, "o-"), label=label)
+        quick = [point for e in r["epochs"] for point in e.get("quick_test") or []]
+        if quick and x == "examples_seen":  # REF's quick tests (training.train(quick_test_every=...))
+            ax.plot(*zip(*quick), ".-", lw=0.8, label=f"{r['model']} quick test")
     ax.set_xlabel("training examples seen" if x == "examples_seen" else x)
     ax.set_ylabel("error (%)")
     ax.grid(alpha=0.3)

@@ -38,8 +38,14 @@ NETWORK = "network.npz"
 
 
 def architecture_key(config: Config, capacity: int) -> str:
-    """Hash of everything that changes the generated code (config and chunk capacity)."""
-    text = json.dumps({"config": config.to_dict(), "capacity": capacity}, sort_keys=True)
+    """Hash of everything that changes the generated code (config and chunk capacity).
+
+    Flags a config class lists in ``added_flags`` (options added after the first checkpoints) count
+    only when on, so that the runs saved before them keep their key and resume.
+    """
+    added = getattr(config, "added_flags", ())
+    values = {k: v for k, v in config.to_dict().items() if not (k in added and not v)}
+    text = json.dumps({"config": values, "capacity": capacity}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -121,7 +127,7 @@ def load_network(path) -> tuple[Config, dict]:
     return config, weights
 
 
-VALIDATION, TEST = 10**9, 10**9 + 1  # chunk keys of the evaluation runs
+VALIDATION, TEST, QUICK_TEST = 10**9, 10**9 + 1, 10**9 + 2  # chunk keys of the evaluation runs
 
 
 def _chunk_seed(seed, epoch, chunk):
@@ -146,6 +152,8 @@ def train(
     build_directory=None,
     data: tuple | None = None,
     log=print,
+    quick_test_every=None,
+    quick_test_size=100,
     data_source=None,
     test_workers: int = 1,
 ) -> dict:
@@ -179,6 +187,12 @@ def train(
     test_workers : int
         Processes the validation and test runs are split over (:meth:`Simulator.present`; the
         results are identical to a serial run).
+    quick_test_every, quick_test_size : int, optional
+        REF's quick test (spec §8; REF: 100 images every 1000 examples; off by default): after every
+        ``quick_test_every`` training examples of an epoch except its last, test ``quick_test_size``
+        images drawn at random from the ``n_test`` test images (state zeroed per image and after the
+        run, as in every test). Each epoch's record gets ``quick_test``: ``[[examples seen, error %],
+        ...]``. ``quick_test_every`` must be a multiple of the chunk size.
 
     Returns
     -------
@@ -210,6 +224,14 @@ def train(
     n_train = len(train_idx) if n_train is None else min(int(n_train), len(train_idx))
     n_test = len(X_test) if n_test is None else min(int(n_test), len(X_test))
     capacity = min(chunk_size, max(n_train, n_test, len(val_idx), 1))
+    if quick_test_every is not None and (
+        quick_test_every < 1 or (quick_test_every < n_train and quick_test_every % capacity)
+    ):
+        raise ValueError(
+            f"quick_test_every={quick_test_every} must be a positive multiple of the chunk size ({capacity} examples)"
+        )
+    if quick_test_size < 1:
+        raise ValueError(f"quick_test_size={quick_test_size} must be >= 1")
 
     out = Path(out) if out is not None else None
     key = architecture_key(config, capacity)
@@ -226,6 +248,7 @@ def train(
             )
         start_epoch, start_chunk = int(saved["epoch"]), int(saved["chunk"])
         carried = {k: float(saved[k]) for k in ("correct", "seen", "train_seconds")}
+        carried["quick_test"] = saved["quick_test"].tolist() if "quick_test" in saved else []
     sim = build_simulator(config, seed=seed, capacity=capacity, build_directory=build_directory)
     sim.build()  # compile now (standalone), so that timings exclude it
     if resume:
@@ -246,10 +269,10 @@ def train(
         settings = sim.model.draw_settings(n_train, rng)
         first = start_chunk if epoch == start_epoch else 0
         inside_before = sim.simulation_seconds
-        correct, seen, seconds = (
-            (carried.get("correct", 0), carried.get("seen", 0), carried.get("train_seconds", 0.0))
+        correct, seen, seconds, quick = (
+            (carried["correct"], carried["seen"], carried["train_seconds"], carried["quick_test"])
             if first
-            else (0, 0, 0.0)
+            else (0, 0, 0.0, [])
         )
         bar = tqdm(
             total=n_train, initial=first * capacity, disable=not progress, unit="ex", desc=f"epoch {epoch + 1}/{epochs}"
@@ -264,11 +287,15 @@ def train(
                 )
             correct += int(np.sum(sim.predict(u) == y_train[order[sl]]))
             seen += sl.stop - sl.start
-            if checkpoint is not None:
-                _save_checkpoint(
-                    checkpoint, sim, key, config, epoch, k + 1, correct, seen, seconds + time.perf_counter() - t0
-                )
             seconds += time.perf_counter() - t0
+            if quick_test_every and sl.stop % quick_test_every == 0 and sl.stop < n_train:
+                before = sim.simulation_seconds
+                picked = np.random.default_rng([seed, epoch, sl.stop]).permutation(n_test)[:quick_test_size]
+                error = sim.error(X_test[picked], y_test[picked], seed=_chunk_seed(seed, epoch, QUICK_TEST + sl.stop))
+                quick.append([epoch * n_train + sl.stop, error])
+                inside_before += sim.simulation_seconds - before  # testing is not training time
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, sim, key, config, epoch, k + 1, correct, seen, seconds, quick)
             bar.update(sl.stop - sl.start)
             bar.set_postfix(ex_per_s=f"{seen / max(seconds, 1e-9):.0f}", train_err=f"{100 * (1 - correct / seen):.1f}%")
         bar.close()
@@ -279,6 +306,8 @@ def train(
             "wall_time_s": seconds,
             "simulation_s": sim.simulation_seconds - inside_before,
         }
+        if quick_test_every:
+            record["quick_test"] = quick
         record.update(sim.model.diagnostics(sim.get_weights()))
         if len(val_idx):
             record["val_error"] = sim.error(
@@ -327,7 +356,7 @@ def evaluate(
     return sim.error(X[:n], y[:n], seed=seed, workers=workers)
 
 
-def _save_checkpoint(path, sim, key, config, epoch, chunk, correct, seen, seconds):
+def _save_checkpoint(path, sim, key, config, epoch, chunk, correct, seen, seconds, quick_test=()):
     state = {f"state:{k}": v for k, v in sim.get_state().items()}
     atomic_save_npz(
         path,
@@ -338,5 +367,6 @@ def _save_checkpoint(path, sim, key, config, epoch, chunk, correct, seen, second
         correct=np.array(correct),
         seen=np.array(seen),
         train_seconds=np.array(seconds),
+        quick_test=np.array(quick_test, dtype=float).reshape(-1, 2),
         **state,
     )

@@ -25,7 +25,38 @@ Whenever something has to be drawn, the draws are made from the numpy
 ``Generator`` passed as ``rng``, in this order within a time step: input
 (``rng.poisson(lambda_step * x)``), hidden layers 1..L, output. Layers whose
 counts are given through ``spikes`` draw nothing. Noisy symmetric feedback
-draws its noise top-down (hidden layer L first) after the example's updates.
+draws its noise top-down (hidden layer L first) after the example's updates,
+and once at initialisation (:func:`initial_weights`). The plateau times of
+``random_plateau_times`` are inputs of :meth:`OracleNetwork.train_example`
+(like the phase lengths), drawn by the caller, e.g. with
+:func:`draw_plateau_offsets`, so that another implementation can be given the
+same draws.
+
+Decisions where the spec leaves room (each with the reason)
+------------------------------------------------------------
+* ``backprop`` (spec section 5): ``e_l = kB lambda sigma'(u_l) * W_{l+1}^T e_{l+1}``
+  with ``W_{l+1}`` *after* this example's update of layer l+1 and ``e_{l+1}``
+  the backprop error of layer l+1 (the output error at the top). Spec section 5
+  gives REF's order: from the output down, each layer computes its error and
+  applies its own updates before the layer below computes its error, and says
+  that only the backprop option depends on that order.
+* Backprop-angle diagnostic (REF ``record_backprop_angle``): the backprop
+  errors above are computed for every example even when ``backprop`` is off;
+  ``bp_angle[l]`` is the angle in degrees between hidden layer l's update
+  error (plateau-based, or backprop with ``backprop`` on) and its backprop
+  error. The weight and bias updates are ``eta P e pbar^T`` and ``eta P e``,
+  so this is also the angle between the plateau-based and the backprop updates
+  of W_l (and of b_l). REF records it for the first hidden layer.
+* ``random_plateau_times`` (spec section 4; REF draws before each epoch an
+  independent offset per example, phase and hidden neuron): neuron j of hidden
+  layer l averages its apical potential over the K steps ending at (0-based)
+  step ``T - 1 - offset[j]`` of the phase, with
+  ``offset = min(|int(N(0, 3))|, 5)``. Only the apical averages (so the
+  plateaus ``alpha`` and the feedback-learning error) move; the somatic, basal
+  and feedback-input averages stay at the phase's end (REF: ``plateau_f`` /
+  ``plateau_t`` versus ``calc_averages``). A window that would reach before the
+  phase's first step raises ``ValueError`` (REF's never-cleared ring buffer
+  would read the previous phase there).
 """
 
 import numpy as np
@@ -61,6 +92,8 @@ PARAM_KEYS = (
     "feedback_learning_rates",
     "kernel",
     "sparse_feedback_rescale_each_example",
+    "backprop",
+    "random_plateau_times",
 )
 
 #: Constants of the weight initialisation (spec section 6).
@@ -69,10 +102,17 @@ V_SD = 3.0
 B_MEAN = 0.8
 B_SD = 0.001
 
-#: Sparse feedback: multiplier applied after zeroing (spec section 5).
+#: Spread factor of the optimised initial weights (spec section 6, QUIRK).
+SPREAD = 3.465
+
+#: Sparse feedback: fraction of entries zeroed and multiplier applied after zeroing (spec section 5).
+SPARSE_FRACTION = 0.8
 SPARSE_SCALE = 5.0
 #: Standard deviation of the noise of noisy symmetric weights (spec section 5).
 SYMMETRIC_NOISE_SD = 0.05
+#: Random plateau times: offset = min(|int(N(0, PLATEAU_OFFSET_SD^2))|, PLATEAU_OFFSET_MAX) (spec section 4).
+PLATEAU_OFFSET_SD = 3.0
+PLATEAU_OFFSET_MAX = 5
 
 N_CLASSES = 10
 
@@ -159,6 +199,136 @@ def init_statistics(fan_in, lambda_step):
     )
     W_sd = np.sqrt(M2 - W_mean**2)
     return W_mean, W_sd
+
+
+def draw_plateau_offsets(n_units, rng):
+    """Steps before the end of a phase at which each neuron takes its plateau (spec section 4).
+
+    Parameters
+    ----------
+    n_units : int
+        Number of neurons.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of int, shape (n_units,)
+        ``min(|int(N(0, 3^2))|, 5)`` per neuron (``int`` truncates towards 0).
+    """
+    z = rng.normal(0.0, PLATEAU_OFFSET_SD, size=int(n_units))
+    return np.minimum(np.abs(np.trunc(z)).astype(int), PLATEAU_OFFSET_MAX)
+
+
+def angle_degrees(u, v):
+    """Angle between two vectors in degrees (``nan`` if one of them is zero)."""
+    norm = np.linalg.norm(u) * np.linalg.norm(v)
+    if norm == 0:
+        return float("nan")
+    return float(np.degrees(np.arccos(np.clip(np.dot(u, v) / norm, -1.0, 1.0))))
+
+
+def symmetric_feedback(params, W, rng=None):
+    """Feedback weights rebuilt from the feedforward weights (spec section 5, symmetric weights).
+
+    Broadcast: ``Y_L = W_{L+1}^T`` and ``Y_l = W_{l+1}^T Y_{l+1}`` (the new
+    ``Y_{l+1}``, before any sparsity). Not broadcast: ``Y_l = W_{l+1}^T``. With
+    noisy symmetric weights an i.i.d. N(0, 0.05^2) matrix is added to each
+    ``W^T`` factor (broadcast), or one scalar N(0, 0.05^2) draw per layer to
+    every entry (not broadcast, REF QUIRK); drawn top-down from ``rng``.
+
+    Parameters
+    ----------
+    params : dict
+        Needs 'broadcast' and 'noisy_symmetric_weights'.
+    W : list of ndarray
+        W_1 .. W_{L+1}.
+    rng : numpy.random.Generator, optional
+        Required with noisy symmetric weights.
+
+    Returns
+    -------
+    list of ndarray
+        Y_1 .. Y_L.
+    """
+    L = len(W) - 1
+    noisy = params["noisy_symmetric_weights"]
+    if noisy and rng is None:
+        raise ValueError("noisy symmetric weights need rng")
+    Y = [None] * L
+    for l in range(L, 0, -1):
+        Wt = np.array(W[l], dtype=float).T  # W_{l+1}^T (a copy)
+        if noisy and params["broadcast"]:
+            Wt = Wt + rng.normal(0.0, SYMMETRIC_NOISE_SD, size=Wt.shape)
+        elif noisy:
+            Wt = Wt + rng.normal(0.0, SYMMETRIC_NOISE_SD)
+        Y[l - 1] = Wt @ Y[l] if (params["broadcast"] and l < L) else Wt
+    return Y
+
+
+def initial_weights(params, rng):
+    """Initial W, b, Y, c and sparse masks as spec section 6 draws them.
+
+    Draw order: W_l then b_l for l = 1..L+1; Y_l then (with feedback bias)
+    c_l for l = 1..L; the sparse index sets for l = 1..L; then the noise of
+    noisy symmetric weights (top-down, as after every example).
+
+    Parameters
+    ----------
+    params : dict
+        Needs the sizes, 'lambda_max', 'dt', the flags 'weight_optimization',
+        'feedback_bias', 'broadcast', 'symmetric_weights',
+        'noisy_symmetric_weights' and 'sparse_feedback'.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        'W', 'b', 'Y' (lists), 'c' (list, or None without feedback bias) and
+        'sparse_masks' (list of bool arrays, True = dropped; None without
+        sparse feedback).
+    """
+    n_hidden = tuple(int(n) for n in params["n_hidden"])
+    sizes = (int(params["n_inputs"]),) + n_hidden + (int(params["n_outputs"]),)
+    L = len(n_hidden)
+    lambda_step = float(params["lambda_max"]) * float(params["dt"])
+    optimised = params["weight_optimization"]
+
+    def draw(fan_in, shape):
+        if not optimised:
+            return rng.uniform(-1.0, 1.0, size=shape)
+        W_mean, W_sd = init_statistics(fan_in, lambda_step)
+        return W_mean + SPREAD * W_sd * rng.uniform(-1.0, 1.0, size=shape)
+
+    def bias(n):
+        if not optimised:
+            return rng.uniform(-1.0, 1.0, size=n)
+        return B_MEAN + SPREAD * B_SD * rng.uniform(-1.0, 1.0, size=n)
+
+    W, b = [], []
+    for l in range(1, L + 2):
+        shape = (sizes[l], sizes[l - 1])
+        W.append(draw(sizes[l - 1], shape) * (1.0 if optimised else 0.1))
+        b.append(bias(sizes[l]))
+    Y, c = [], []
+    for l in range(1, L + 1):
+        source = L + 1 if params["broadcast"] else l + 1
+        # QUIRK: the statistics of the layer above, fan-in n_l (rows of Y_l)
+        Y.append(draw(sizes[l], (sizes[l], sizes[source])))
+        if params["feedback_bias"]:
+            c.append(bias(sizes[l]))
+    masks = None
+    if params["sparse_feedback"]:
+        masks = []
+        for y in Y:
+            dropped = rng.choice(y.size, int(SPARSE_FRACTION * y.size), replace=False)
+            mask = np.zeros(y.size, dtype=bool)
+            mask[dropped] = True
+            masks.append(mask.reshape(y.shape))
+    if params["symmetric_weights"]:
+        Y = symmetric_feedback(params, W, rng)
+    if masks is not None:
+        Y = [np.where(m, 0.0, SPARSE_SCALE * y) for y, m in zip(Y, masks)]
+    return {"W": W, "b": b, "Y": Y, "c": c if params["feedback_bias"] else None, "sparse_masks": masks}
 
 
 def _copy_list(arrays):
@@ -472,7 +642,7 @@ class OracleNetwork:
 
     # ---------------------------------------------------------------- training
 
-    def train_example(self, x, label, T_f, T_t, spikes=None, rng=None):
+    def train_example(self, x, label, T_f, T_t, spikes=None, rng=None, plateau_offsets=None):
         """Present one training example and apply plasticity (spec sections 3-5).
 
         Parameters
@@ -488,6 +658,11 @@ class OracleNetwork:
             Poisson draws for that layer (0 = input, L+1 = output).
         rng : numpy.random.Generator, optional
             Needed if anything is drawn (Poisson counts, symmetric noise).
+        plateau_offsets : tuple (forward, target), optional
+            Required iff ``random_plateau_times``: for each phase a list over
+            hidden layers of int arrays (n_l,), the steps before the phase's
+            end at which each neuron takes its plateau (spec section 4; see
+            :func:`draw_plateau_offsets`).
 
         Returns
         -------
@@ -497,9 +672,12 @@ class OracleNetwork:
             'spikes' ({layer: counts}, input included). Window values:
             'u_f_mean', 'p_f_mean', 'r_f_mean' (layers 1..L+1), 'a_f_mean',
             'q_f_mean', 'a_t_mean', 'alpha_f', 'alpha_t' (hidden layers),
-            'r_t_mean' (output array), 'e' (errors, layers 1..L+1), 'e_Y'
-            (feedback errors per hidden layer, or None), 'loss', and
-            'prediction' (argmax class of the forward-window output u).
+            'r_t_mean' (output array), 'e' (the errors that changed W and b,
+            layers 1..L+1), 'e_bp' (backprop errors, layers 1..L+1; the
+            output's is its error), 'bp_angle' (degrees between 'e' and 'e_bp'
+            per hidden layer), 'e_Y' (feedback errors per hidden layer, or
+            None), 'loss', and 'prediction' (argmax class of the
+            forward-window output u).
         """
         K = int(self.params["window_steps"])
         T_f, T_t = int(T_f), int(T_t)
@@ -508,6 +686,7 @@ class OracleNetwork:
         if K < 1:
             raise ValueError("window_steps must be >= 1")
         spikes = self._check_spikes(spikes, T_f + T_t)
+        offsets = self._check_plateau_offsets(plateau_offsets)
 
         fwd = self._run_phase(x, T_f, None, spikes, 0, rng)
         tgt = self._run_phase(x, T_t, label, spikes, T_f, rng)
@@ -518,40 +697,54 @@ class OracleNetwork:
         def window(trace):
             return trace[-K:].mean(axis=0)
 
+        def apical_window(trace, phase):
+            """Spec section 4: the last K steps, or per neuron the K steps up to its plateau time."""
+            if offsets is None:
+                return [window(tr) for tr in trace]
+            out = []
+            for tr, offset in zip(trace, offsets[phase]):
+                ends = len(tr) - 1 - offset
+                if np.any(ends - K + 1 < 0):
+                    raise ValueError("a plateau window reaches before the start of its phase")
+                out.append(np.array([tr[end - K + 1 : end + 1, j].mean() for j, end in enumerate(ends)]))
+            return out
+
         u_f_mean = [window(tr) for tr in fwd["u"]]
         p_f_mean = [window(tr) for tr in fwd["p"]]
         r_f_mean = [window(tr) for tr in fwd["r"]]
-        a_f_mean = [window(tr) for tr in fwd["a"]]
+        a_f_mean = apical_window(fwd["a"], 0)
         q_f_mean = [window(tr) for tr in fwd["q"]]
-        a_t_mean = [window(tr) for tr in tgt["a"]]
+        a_t_mean = apical_window(tgt["a"], 1)
         r_t_mean = window(tgt["r"][L])
         alpha_f = [sigma(a) for a in a_f_mean]
         alpha_t = [sigma(a) for a in a_t_mean]
-
-        # Errors (spec section 5), all from pre-update values.
-        e = [None] * (L + 1)
         u_out = u_f_mean[L]
-        e[L] = self.kD * lam * sigma_prime(u_out) * (r_t_mean - lam * sigma(u_out))
-        for l in range(1, L + 1):
-            i = l - 1
-            e[i] = self.kB * lam * sigma_prime(u_f_mean[i]) * (alpha_t[i] - alpha_f[i])
-        e_Y = None
-        if self.params["update_feedback_weights"]:
-            e_Y = [sigma_prime(a_f_mean[i]) * (lam * sigma(u_f_mean[i]) - alpha_f[i]) for i in range(L)]
         loss = float(np.mean((r_t_mean - lam * sigma(u_out)) ** 2))
 
-        # Feedback learning (no P factor).
-        if e_Y is not None:
-            for i in range(L):
-                eta_Y = self.feedback_learning_rates[i]
-                self.Y[i] += eta_Y * np.outer(e_Y[i], q_f_mean[i])
-                if self.params["feedback_bias"]:
-                    self.c[i] += eta_Y * e_Y[i]
-
-        # Feedforward learning: W_l += eta_l P e_l p_f^T, b_l += eta_l P e_l.
-        for i in range(L + 1):
-            P = self.P_out if i == L else self.P_hid
-            step = self.learning_rates[i] * P
+        # Plasticity in REF's order (spec section 5): from the output down, each
+        # layer computes its error, then updates its feedback and feedforward
+        # weights, before the layer below computes its error.
+        e = [None] * (L + 1)
+        e_bp = [None] * (L + 1)
+        e_Y = [None] * L if self.params["update_feedback_weights"] else None
+        for i in range(L, -1, -1):
+            gain = lam * sigma_prime(u_f_mean[i])
+            if i == L:
+                e[i] = self.kD * gain * (r_t_mean - lam * sigma(u_f_mean[i]))
+                e_bp[i] = e[i]
+            else:
+                # self.W[i + 1] (spec W_{l+1}) has had this example's update already
+                e_bp[i] = self.kB * gain * (self.W[i + 1].T @ e_bp[i + 1])
+                plateau = self.kB * gain * (alpha_t[i] - alpha_f[i])
+                e[i] = e_bp[i] if self.params["backprop"] else plateau
+                if e_Y is not None:  # feedback learning (no P factor)
+                    e_Y[i] = sigma_prime(a_f_mean[i]) * (lam * sigma(u_f_mean[i]) - alpha_f[i])
+                    eta_Y = self.feedback_learning_rates[i]
+                    self.Y[i] += eta_Y * np.outer(e_Y[i], q_f_mean[i])
+                    if self.params["feedback_bias"]:
+                        self.c[i] += eta_Y * e_Y[i]
+            # Feedforward learning: W_l += eta_l P e_l p_f^T, b_l += eta_l P e_l.
+            step = self.learning_rates[i] * (self.P_out if i == L else self.P_hid)
             self.W[i] += step * np.outer(e[i], p_f_mean[i])
             self.b[i] += step * e[i]
 
@@ -581,34 +774,36 @@ class OracleNetwork:
             alpha_t=alpha_t,
             r_t_mean=r_t_mean,
             e=e,
+            e_bp=e_bp,
+            bp_angle=[angle_degrees(e[i], e_bp[i]) for i in range(L)],
             e_Y=e_Y,
             loss=loss,
             prediction=self.predict(u_out),
         )
         return out
 
-    def rebuild_symmetric_feedback(self, rng=None):
-        """Set every Y from the current W (spec section 5, symmetric weights).
+    def _check_plateau_offsets(self, plateau_offsets):
+        """Validate ``plateau_offsets`` (required iff random plateau times); None when off."""
+        if not self.params["random_plateau_times"]:
+            if plateau_offsets is not None:
+                raise ValueError("plateau_offsets given, but random_plateau_times is off")
+            return None
+        if plateau_offsets is None or len(plateau_offsets) != 2:
+            raise ValueError("random_plateau_times needs plateau_offsets = (forward, target)")
+        checked = []
+        for phase in plateau_offsets:
+            if len(phase) != self.L:
+                raise ValueError("plateau_offsets need one array per hidden layer")
+            arrays = [np.asarray(o) for o in phase]
+            for l, o in enumerate(arrays, start=1):
+                if o.shape != (self.sizes[l],) or np.any(o < 0) or np.any(o != np.round(o)):
+                    raise ValueError("plateau offsets of layer %d must be %d integers >= 0" % (l, self.sizes[l]))
+            checked.append([o.astype(int) for o in arrays])
+        return checked
 
-        Broadcast: ``Y_L = W_{L+1}^T`` and ``Y_l = W_{l+1}^T Y_{l+1}``.
-        Not broadcast: ``Y_l = W_{l+1}^T``. With noisy symmetric weights, an
-        i.i.d. N(0, 0.05^2) matrix is added to each ``W^T`` factor
-        (broadcast), or one scalar N(0, 0.05^2) draw per layer to every entry
-        (not broadcast, REF QUIRK). Noise is drawn top-down from ``rng``.
-        """
-        noisy = self.params["noisy_symmetric_weights"]
-        if noisy and rng is None:
-            raise ValueError("noisy symmetric weights need rng")
-        for l in range(self.L, 0, -1):
-            Wt = self.W[l].T.copy()  # W_{l+1}^T
-            if noisy and self.params["broadcast"]:
-                Wt = Wt + rng.normal(0.0, SYMMETRIC_NOISE_SD, size=Wt.shape)
-            elif noisy:
-                Wt = Wt + rng.normal(0.0, SYMMETRIC_NOISE_SD)
-            if self.params["broadcast"] and l < self.L:
-                self.Y[l - 1] = Wt @ self.Y[l]
-            else:
-                self.Y[l - 1] = Wt
+    def rebuild_symmetric_feedback(self, rng=None):
+        """Set every Y from the current W (:func:`symmetric_feedback`, spec section 5)."""
+        self.Y = symmetric_feedback(self.params, self.W, rng)
 
     # ----------------------------------------------------------------- testing
 
@@ -659,3 +854,83 @@ class OracleNetwork:
         out["class_means"] = u_out_mean.reshape(N_CLASSES, self.units_per_class).mean(axis=1)
         out["prediction"] = self.predict(u_out_mean)
         return out
+
+    def test_run(self, images, T_test, spikes=None, rng=None):
+        """Test several images, then zero the state (spec sections 2 and 7).
+
+        Parameters
+        ----------
+        images : array_like, shape (n, n_inputs)
+        T_test : int
+        spikes : list of dict, optional
+            One :meth:`test_example` ``spikes`` dict per image.
+        rng : numpy.random.Generator, optional
+
+        Returns
+        -------
+        list of dict
+            The :meth:`test_example` results, in order.
+        """
+        spikes = [None] * len(images) if spikes is None else spikes
+        results = [self.test_example(x, T_test, spikes=s, rng=rng) for x, s in zip(images, spikes)]
+        self.reset()
+        return results
+
+
+def quick_test_points(n_examples, every):
+    """Examples seen at REF's quick tests within one epoch (spec section 8).
+
+    REF tests after every ``every`` training examples, except after the
+    epoch's last one (where it runs its full test instead).
+
+    Parameters
+    ----------
+    n_examples : int
+        Training examples in the epoch.
+    every : int
+
+    Returns
+    -------
+    list of int
+    """
+    return [n for n in range(every, n_examples, every)]
+
+
+def train_with_quick_tests(net, images, labels, T_f, T_t, test_images, test_labels, T_test, test_indices, every, rng):
+    """One epoch of REF's schedule: train example by example, quick-testing (spec section 8).
+
+    Parameters
+    ----------
+    net : OracleNetwork
+    images, labels : arrays
+        Training examples in presentation order.
+    T_f, T_t : arrays of int
+        Phase lengths per training example.
+    test_images, test_labels : arrays
+        The test set.
+    T_test : int
+    test_indices : list of arrays of int
+        For each quick test (in order), the test images it uses (REF: the
+        first ``n_quick_test`` of a fresh shuffle of the test set).
+    every : int
+        Training examples between quick tests (REF 1000).
+    rng : numpy.random.Generator
+        Spike draws.
+
+    Returns
+    -------
+    list of (int, float)
+        ``(examples seen, test error in percent)`` per quick test.
+    """
+    points = quick_test_points(len(images), every)
+    if len(test_indices) != len(points):
+        raise ValueError("need one set of test indices per quick test (%d)" % len(points))
+    curve = []
+    for n in range(len(images)):
+        net.train_example(images[n], labels[n], T_f[n], T_t[n], rng=rng)
+        if n + 1 in points:
+            idx = np.asarray(test_indices[points.index(n + 1)])
+            results = net.test_run(np.asarray(test_images)[idx], T_test, rng=rng)
+            correct = sum(r["prediction"] == int(test_labels[i]) for r, i in zip(results, idx))
+            curve.append((n + 1, 100.0 * (1.0 - correct / len(idx))))
+    return curve

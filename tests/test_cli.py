@@ -37,6 +37,7 @@ def built(cache):
         (["--val-fraction", "1"], "argument --val-fraction: must be a number in [0, 1), got '1'"),
         (["--seed", "-2"], "argument --seed: must be an integer >= 0, got '-2'"),
         (["--threads", "-1"], "argument --threads: must be an integer >= 0, got '-1'"),
+        (["--quick-test", "0"], "argument --quick-test: must be an integer >= 1, got '0'"),
         (["--dataset", "svhn"], "argument --dataset: invalid choice: 'svhn'"),
     ],
 )
@@ -62,6 +63,9 @@ def test_bad_option_stops_before_building(cache, capsys, args, message):
         (["--model", "nope"], "unknown model 'nope'; valid names are: "),
         (["--model", "missing.toml"], "model file 'missing.toml' does not exist"),
         (["--resume", "--out", "run"], "--resume: no checkpoint at 'run/checkpoint.npz'"),
+        (["--quick-test", "1500"], "--quick-test 1500 must be a multiple of --chunk-size 1000"),
+        (["--set", "dt=2"], "dt=2 is invalid: the time step must satisfy 0 < dt <= 1 (ms)"),
+        (["--set", "update_feedback_weights=true"], "feedback_learning_rates=(0.0,) is invalid"),
     ],
 )
 def test_bad_model_settings_stop_before_building(cache, capsys, args, message):

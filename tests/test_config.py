@@ -100,3 +100,100 @@ def test_own_model_folders_come_before_the_packaged_models(tmp_path, monkeypatch
     monkeypatch.setenv("BRIAN_SEGDEND_MODELS", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="nowhere.*BRIAN_SEGDEND_MODELS"):
         list_models()
+
+
+# ---------------------------------------------------------------- units at the API (spec §10.5)
+
+
+def test_brian_quantities_are_accepted_and_stored_as_plain_numbers():
+    import json
+
+    from brian2 import Hz, ms
+
+    cfg = ModelConfig(dt=1 * ms, lambda_max=200 * Hz, tau_s=3 * ms, tau_L=10 * ms, g_B=0.6 / ms, g_A=50 * Hz)
+    assert cfg == ModelConfig()  # the same numbers: ms, per ms
+    half = ModelConfig(dt=0.5 * ms, lambda_max=0.3 / ms, tau_L=12 * ms)
+    assert (half.dt, half.lambda_max, half.tau_L) == (0.5, pytest.approx(0.3), pytest.approx(12.0))
+    assert all(type(getattr(half, k)) is float for k in ("dt", "lambda_max", "tau_s", "tau_L", "g_B", "g_A"))
+    assert ModelConfig.from_dict(json.loads(json.dumps(half.to_dict()))) == half  # plain data, JSON round trip
+    assert half.lambda_step == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("dt", "1*mV", "a time"),
+        ("dt", "1*Hz", "a time"),
+        ("tau_s", "3*Hz", "a time"),
+        ("tau_L", "10*mV", "a time"),
+        ("lambda_max", "0.2*ms", "a rate"),
+        ("g_B", "0.6*mV", "a rate"),
+        ("g_A", "0.05*ms", "a rate"),
+        ("E_E", "8*mV", "a plain number"),
+        ("dt", "[1, 2]*ms", "a time"),
+    ],
+)
+def test_quantities_of_the_wrong_dimension_raise_naming_the_value(option, value, expected):
+    from brian2 import Hz, ms, mV  # noqa: F401  (used by eval)
+
+    with pytest.raises(ValueError, match=rf"^{option}=.* is invalid: expected {expected}"):
+        ModelConfig(**{option: eval(value)})
+
+
+def test_P_uses_lambda_max_before_the_time_step():
+    """Spec §8 (LANGE's mapping): P_hid = 20/lambda_max and P_out = 20/lambda_max^2 with lambda_max per ms,
+    while the expected count per step is lambda_max * dt; the two differ only for dt != 1 ms."""
+    from brian2 import Hz, ms
+
+    cfg = ModelConfig(dt=0.25 * ms, lambda_max=400 * Hz)
+    assert cfg.lambda_step == pytest.approx(0.1)
+    assert cfg.P_hidden == pytest.approx(20 / 0.4) and cfg.P_output == pytest.approx(20 / 0.4**2)
+
+
+# ---------------------------------------------------------------- REF options (spec §4, §5, §8)
+
+
+def test_feedback_learning_without_a_rate_raises_as_ref_does():
+    with pytest.raises(ValueError, match=r"feedback_learning_rates=\(0.0,\) is invalid: update_feedback_weights"):
+        ModelConfig(update_feedback_weights=True)
+    with pytest.raises(ValueError, match="feedback_learning_rates"):
+        ModelConfig(n_hidden=(5, 5), update_feedback_weights=True, feedback_learning_rates=(0.0, 0.0))
+    assert ModelConfig(n_hidden=(5, 5), update_feedback_weights=True, feedback_learning_rates=(0.0, 0.1))
+    assert ModelConfig(n_hidden=(), update_feedback_weights=True)  # no feedback weights to learn
+
+
+def test_ref_options_are_fields_off_by_default():
+    cfg = ModelConfig()
+    assert (cfg.backprop, cfg.random_plateau_times) == (False, False)
+    assert {"backprop", "random_plateau_times"} <= set(cfg.to_dict())
+    with pytest.raises(ValueError, match="backprop"):
+        ModelConfig(backprop=1)
+
+
+def test_random_plateau_times_need_room_before_the_end_of_each_phase():
+    """The plateau window ends up to 5 steps before a phase's end (spec §4), so K + 5 steps must fit."""
+    with pytest.raises(ValueError, match=r"window_steps=20 is invalid: random_plateau_times .* \(24 steps\)"):
+        ModelConfig(random_plateau_times=True, forward_steps=24)
+
+
+@pytest.mark.xfail(strict=True, reason="phase B: the network builds backprop and random plateau times")
+@pytest.mark.parametrize(
+    "changes",
+    [dict(backprop=True), dict(random_plateau_times=True, forward_steps=25, target_steps=25)],
+)
+def test_ref_options_are_accepted(changes):
+    assert ModelConfig(**changes).to_dict()[next(iter(changes))] is True
+
+
+@pytest.mark.xfail(strict=True, reason="phase B: symmetric broadcast feedback through several hidden layers")
+def test_symmetric_broadcast_feedback_with_several_hidden_layers_is_accepted():
+    assert ModelConfig(n_hidden=(100, 50), symmetric_weights=True, broadcast=True).symmetric_weights
+
+
+def test_architecture_key_of_older_runs_is_unchanged():
+    """Checkpoints written before the REF options existed resume: their key left them out (value from main)."""
+    from brian_segdend.training import architecture_key
+
+    assert architecture_key(ModelConfig(), 1000) == "70e6fdf877784c2a"
+    assert architecture_key(ModelConfig(n_hidden=(7,), spike_memory=4), 10) == "07047017bfc8d00a"
+    assert architecture_key(ModelConfig(), 1000) != architecture_key(ModelConfig(), 999)

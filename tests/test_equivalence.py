@@ -1,166 +1,211 @@
-"""The Brian2 network against the independent NumPy oracle, step by step (spec §2-§5).
+"""The Brian2 network against the independent NumPy oracle, step by step (spec §2-§7).
 
-Identical inputs: the same initial weights and the same spike counts for every layer (replayed in
-the Brian network, given to the oracle), or the deterministic non-spiking mode. Compared at every
-step: basal, apical and somatic potentials; after every example: all weights and biases.
+Identical inputs: the same initial weights and the same spike counts for every layer (replayed in the
+Brian network, given to the oracle). Every case runs two training runs (two chunks: the state carries
+over), a test run (spec §7: T_test, its window, zeroed state per example, the read-out) and a training
+run after it (which starts from a zeroed state, spec §2), in runtime numpy and in ``cpp_standalone``.
+Compared at every step: basal, apical and somatic potentials; after every run: read-outs, predicted
+classes, all weights and biases (W, b, Y, c). See ``tests/equivalence.py``.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 import pytest
-from brian2 import StateMonitor
 from conftest import SMALL_OPTIONS
-from oracle import PARAM_KEYS, OracleNetwork
+from equivalence import ONE_BY_ONE, SEQUENCE, SideBySide
 
-from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, initial_weights, schedule
+from brian_segdend import ModelConfig
 
-RTOL = 1e-9
+#: tests taking ``device`` run under runtime numpy and cpp_standalone (tests/conftest.py)
+pytestmark = pytest.mark.standalone_compatible
+
 SMALL = {**SMALL_OPTIONS, "learning_rates": (0.5,)}
 
 
-def oracle_params(cfg):
-    d = cfg.to_dict()
-    d["n_outputs"] = cfg.n_outputs
-    return {k: d[k] for k in PARAM_KEYS}
+class Case(NamedTuple):
+    changes: dict
+    copy_feedback: bool = False  # noise drawn inside the network: copied to the oracle after each example
+    skip_first_steps: int = 0  # apical potential compared from this step of each example on (README)
 
 
-def run_both(cfg, n_examples=3, seed=0, train=True):
-    """Run ``n_examples`` through the oracle and the Brian network with the same spikes."""
-    rng = np.random.default_rng(seed)
-    weights = initial_weights(cfg, rng)
-    X = rng.uniform(0, 1, (n_examples, cfg.n_inputs))
-    labels = rng.integers(0, 10, n_examples)
-    T_f = cfg.forward_steps + rng.integers(0, 3, n_examples)
-    T_t = cfg.target_steps + rng.integers(0, 3, n_examples)
-    if not train:
-        T_f, T_t = np.full(n_examples, cfg.test_steps), np.zeros(n_examples, int)
-    steps = int(np.sum(T_f + T_t))
-    sizes = cfg.layer_sizes
-    counts = {l: rng.poisson(0.3 if l == 0 else 0.15, (steps, n)) for l, n in enumerate(sizes)}
-
-    oracle = OracleNetwork(
-        oracle_params(cfg), weights["W"], weights["b"], weights["Y"], weights["c"], weights.get("sparse_masks")
-    )
-    traces, oracle_weights, start = [], [], 0
-    for k in range(n_examples):
-        n_steps = T_f[k] + T_t[k]
-        spikes = {l: c[start : start + n_steps] for l, c in counts.items()}
-        if train:
-            traces.append(oracle.train_example(X[k], labels[k], T_f[k], T_t[k], spikes=spikes))
-        else:
-            traces.append(oracle.test_example(X[k], T_f[k], spikes=spikes))
-        oracle_weights.append(
-            {"W": [w.copy() for w in oracle.W], "b": [x.copy() for x in oracle.b], "Y": [y.copy() for y in oracle.Y]}
-        )
-        start += n_steps
-
-    net = SegregatedDendriteNetwork(cfg, weights=weights, capacity=n_examples, replay=True, replay_steps=steps)
-    monitors = {}
-    for layer in net.layers[1:]:
-        names = ["d", "u"] + (["a"] if layer in net.hidden else [])
-        monitors[layer.name] = StateMonitor(layer.neurons, names, record=True, **schedule.at("monitors"))
-        net.brian_network.add(monitors[layer.name])
-    sim = Simulator(net)
-    out = sim.present(X, labels, learn=train, forward_lengths=T_f, target_lengths=T_t, replay=counts)
-    return traces, oracle_weights, monitors, sim, out, (T_f, T_t)
-
-
-def assert_traces_equal(cfg, traces, monitors, net_layers):
-    expected = {
-        name: {v: np.concatenate([tr[v][i] for tr in traces]) for v in ("d", "u")} for i, name in enumerate(net_layers)
-    }
-    for i, name in enumerate(net_layers[:-1]):
-        expected[name]["a"] = np.concatenate([tr["a"][i] for tr in traces])
-    for name, variables in expected.items():
-        for var, values in variables.items():
-            got = getattr(monitors[name], var)[:].T
-            assert got.shape == values.shape, (name, var)
-            np.testing.assert_allclose(got, values, rtol=RTOL, atol=1e-12, err_msg=f"{name}.{var}")
-
-
+#: Exact options (spec §8): every value equal to 1e-9 relative.
 CASES = {
-    "REF-S": {},
-    "REF-NS": dict(
-        conductances=False,
-        spiking_feedback=False,
-        spiking_feedforward=False,
-        spike_memory=1,
-        forward_steps=2,
-        target_steps=2,
-        window_steps=1,
+    "REF-S": Case({}),
+    "REF-NS": Case(
+        dict(
+            conductances=False,
+            spiking_feedback=False,
+            spiking_feedforward=False,
+            spike_memory=1,
+            forward_steps=2,
+            target_steps=2,
+            window_steps=1,
+            test_steps=2,
+            test_window_steps=1,
+        )
     ),
-    "two-hidden-nonbroadcast": dict(n_hidden=(7, 5), broadcast=False),
-    "two-hidden-broadcast-no-conductances": dict(n_hidden=(7, 5), conductances=False),
-    "feedback-learning-bias-apical": dict(
-        update_feedback_weights=True, feedback_learning_rates=(0.3,), feedback_bias=True, apical_conductance=True
+    "two-hidden-nonbroadcast": Case(dict(n_hidden=(7, 5), broadcast=False)),
+    "two-hidden-broadcast-no-conductances": Case(dict(n_hidden=(7, 5), conductances=False)),
+    "feedback-learning-bias-apical": Case(
+        dict(update_feedback_weights=True, feedback_learning_rates=(0.3,), feedback_bias=True, apical_conductance=True)
     ),
-    "untruncated": dict(kernel="untruncated"),
-    "dt-half-lambda-taus-gains": dict(
-        dt=0.5, lambda_max=0.35, tau_s=2.0, tau_L=8.0, g_B=0.4, E_E=6.0, E_I=-5.0, units_per_class=2
-    ),
-    "sparse-feedback": dict(sparse_feedback=True),
-    "symmetric-nonspiking-feedback": dict(symmetric_weights=True, spiking_feedback=False),
-    "symmetric-spiking-two-hidden": dict(symmetric_weights=True, n_hidden=(7, 5), broadcast=False),
-    "mixed-rates": dict(
-        spiking_feedforward=False,
-        n_hidden=(7, 5),
-        broadcast=False,
-        update_feedback_weights=True,
-        feedback_learning_rates=(0.2, 0.1),
-    ),
+    "untruncated": Case(dict(kernel="untruncated")),
     # a spiking feedforward source whose learned feedback is a rate, averaged one step late
-    "untruncated-spiking-feedforward-rate-feedback-learning": dict(
-        kernel="untruncated",
-        spiking_feedback=False,
-        n_hidden=(7, 5),
-        broadcast=False,
-        update_feedback_weights=True,
-        feedback_learning_rates=(0.3, 0.2),
+    "untruncated-spiking-feedforward-rate-feedback-learning": Case(
+        dict(
+            kernel="untruncated",
+            spiking_feedback=False,
+            n_hidden=(7, 5),
+            broadcast=False,
+            update_feedback_weights=True,
+            feedback_learning_rates=(0.3, 0.2),
+        )
+    ),
+    "dt-half-lambda-taus-gains": Case(
+        dict(dt=0.5, lambda_max=0.35, tau_s=2.0, tau_L=8.0, g_B=0.4, E_E=6.0, E_I=-5.0, units_per_class=2)
+    ),
+    "sparse-feedback": Case(dict(sparse_feedback=True)),
+    "sparse-feedback-learning-rates": Case(
+        dict(sparse_feedback=True, update_feedback_weights=True, feedback_learning_rates=(0.3,), spiking_feedback=False)
+    ),
+    "symmetric-nonspiking-feedback": Case(dict(symmetric_weights=True, spiking_feedback=False)),
+    "symmetric-spiking-two-hidden": Case(dict(symmetric_weights=True, n_hidden=(7, 5), broadcast=False)),
+    "noisy-symmetric-rates": Case(
+        dict(symmetric_weights=True, noisy_symmetric_weights=True, spiking_feedback=False), copy_feedback=True
+    ),
+    "mixed-rates": Case(
+        dict(
+            spiking_feedforward=False,
+            n_hidden=(7, 5),
+            broadcast=False,
+            update_feedback_weights=True,
+            feedback_learning_rates=(0.2, 0.1),
+        )
     ),
 }
-STANDALONE_CASES = [
-    "REF-S",
-    "REF-NS",
-    "feedback-learning-bias-apical",
-    "symmetric-spiking-two-hidden",
-    "symmetric-nonspiking-feedback",
-    "mixed-rates",
-]
+
+N_MEM = SMALL["spike_memory"]
+#: Options that re-weight spikes still in memory approximately after an update (README): the apical
+#: potential is exact from step N_mem of each example on; everything else, learning included, is exact.
+APPROXIMATE = {
+    "noisy-symmetric-spiking": Case(
+        dict(symmetric_weights=True, noisy_symmetric_weights=True), copy_feedback=True, skip_first_steps=N_MEM
+    ),
+    "noisy-symmetric-nonbroadcast-two-hidden": Case(
+        dict(symmetric_weights=True, noisy_symmetric_weights=True, broadcast=False, n_hidden=(7, 5)),
+        copy_feedback=True,
+        skip_first_steps=N_MEM,
+    ),
+    "sparse-symmetric-spiking": Case(dict(symmetric_weights=True, sparse_feedback=True), skip_first_steps=N_MEM),
+    "sparse-feedback-learning-spiking": Case(
+        dict(sparse_feedback=True, update_feedback_weights=True, feedback_learning_rates=(0.3,)),
+        skip_first_steps=N_MEM,
+    ),
+    "sparse-feedback-regrowth-quirk": Case(
+        dict(
+            sparse_feedback=True,
+            update_feedback_weights=True,
+            feedback_learning_rates=(0.01,),
+            sparse_feedback_rescale_each_example=True,
+        ),
+        skip_first_steps=N_MEM,
+    ),
+}
+
+#: Options the network does not build (or not exactly) yet: issue 14, phase B removes the marker.
+PHASE_B = {
+    "backprop": Case(dict(backprop=True)),
+    "backprop-two-hidden": Case(dict(backprop=True, n_hidden=(7, 5), broadcast=False)),
+    "random-plateau-times": Case(
+        dict(random_plateau_times=True, update_feedback_weights=True, feedback_learning_rates=(0.3,))
+    ),
+    "symmetric-broadcast-two-hidden": Case(dict(symmetric_weights=True, n_hidden=(7, 5))),
+    "symmetric-broadcast-two-hidden-rates": Case(dict(symmetric_weights=True, n_hidden=(7, 5), spiking_feedback=False)),
+    "symmetric-broadcast-two-hidden-sparse": Case(dict(symmetric_weights=True, sparse_feedback=True, n_hidden=(7, 5))),
+    "symmetric-broadcast-three-hidden-noisy": Case(
+        dict(symmetric_weights=True, noisy_symmetric_weights=True, n_hidden=(7, 5, 4), learning_rates=(0.5,)),
+        copy_feedback=True,
+    ),
+    # the approximate options made exact (spikes in memory re-weighted by the synapses that exist)
+    **{f"{name}-exact": case._replace(skip_first_steps=0) for name, case in APPROXIMATE.items()},
+}
 
 
-def check_against_oracle(case):
-    """Potentials at every step and weights after three examples equal the oracle's (1e-9 relative)."""
-    cfg = ModelConfig(**{**SMALL, **CASES[case]})
-    traces, oracle_weights, monitors, sim, out, _ = run_both(cfg)
-    assert_traces_equal(cfg, traces, monitors, [l.name for l in sim.model.layers[1:]])
-    got = sim.get_weights()
-    for key in ("W", "b", "Y"):
-        for k, (g, w) in enumerate(zip(got[key], oracle_weights[-1][key])):
-            np.testing.assert_allclose(g, w, rtol=RTOL, atol=1e-12, err_msg=f"{key}[{k}]")
-    return cfg, oracle_weights[-1], out, traces
+#: the standalone builds of the approximate and not-yet-built options cost ~30 s each: ``-m long``
+LONG_STANDALONE = ["numpy", pytest.param("cpp_standalone", marks=pytest.mark.long)]
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_training_matches_oracle(case, device):
-    cfg, want, out, traces = check_against_oracle(case)
-    # the learning actually changed the weights (so the comparison is not vacuous)
-    assert not np.allclose(want["W"][-1], initial_weights(cfg, np.random.default_rng(0))["W"][-1])
-    # training read-out = mean output soma over the forward window
-    np.testing.assert_allclose(out, np.array([tr["u_f_mean"][-1] for tr in traces]), rtol=RTOL)
+def side_by_side(case, **changes):
+    cfg = ModelConfig(**{**SMALL, **case.changes, **changes})
+    return SideBySide(cfg, copy_feedback=case.copy_feedback, skip_first_steps=case.skip_first_steps)
 
 
-@pytest.mark.standalone_only
-@pytest.mark.parametrize("case", STANDALONE_CASES)
-def test_training_matches_oracle_in_standalone(case, device):
-    """The same comparison with the network compiled once by ``cpp_standalone``, whose all-to-all
-    pathways and summed rates (into the postsynaptic and, for symmetric rate feedback, into the
-    presynaptic group) use the dense-row code of :mod:`brian_segdend.codegen`; symmetric spiking
-    feedback also runs Brian's generic postsynaptic pathway on the same objects."""
-    check_against_oracle(case)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_oracle(name, device):
+    case = CASES[name]
+    both = side_by_side(case)
+    both.run(ONE_BY_ONE if case.copy_feedback else SEQUENCE)
+
+
+@pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
+@pytest.mark.parametrize("name", sorted(APPROXIMATE))
+def test_approximate_options_differ_only_in_the_apical_potential_after_an_update(name, device):
+    """README's bound: spikes still in memory keep the feedback weights they arrived with, so the apical
+    potential differs in the first N_mem steps after each update; the windows start later (T_f - K >= N_mem)
+    and the apical input does not reach the soma (no apical conductance), so learning stays exact."""
+    case = APPROXIMATE[name]
+    both = side_by_side(case)
+    both.run(ONE_BY_ONE if case.copy_feedback else SEQUENCE)
+    assert 1e-9 < both.skipped_deviation < 1  # really approximate (else: move the case to CASES)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 phase B: not built by the network yet")
+@pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
+@pytest.mark.parametrize("name", sorted(PHASE_B))
+def test_phase_b_options_match_oracle(name, device):
+    case = PHASE_B[name]
+    side_by_side(case).run(ONE_BY_ONE if case.copy_feedback else SEQUENCE)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 phase B: the first example runs with Y = W^T, without the noise")
+@pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
+def test_noisy_symmetric_feedback_starts_with_the_noise_drawn_at_initialisation(device):
+    """Spec §6: the noise is drawn at initialisation (initial_weights puts it in Y); the first example must
+    feel it. The oracle keeps initial_weights' Y, and is given the network's noise after every update."""
+    case = APPROXIMATE["noisy-symmetric-spiking"]
+    both = side_by_side(case._replace(copy_feedback=False))
+    both.copy_feedback = True  # from the first update on
+    both.run(ONE_BY_ONE)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 phase B: the backprop-angle diagnostic")
+@pytest.mark.parametrize("device", LONG_STANDALONE, indirect=True)
+def test_backprop_angle_is_recorded_as_the_oracle_computes_it(device):
+    """REF's diagnostic (oracle docstring): per example and hidden layer, the angle between the update the
+    layer made and the backprop update, here asked of the network by ``record_backprop_angle`` and returned
+    by ``present`` as ``bp_angle`` (examples x hidden layers)."""
+    case = Case(dict(n_hidden=(7, 5), broadcast=False, record_backprop_angle=True))
+    both = side_by_side(case)
+    results, out = both.train(2)
+    np.testing.assert_allclose(out["bp_angle"], [r["bp_angle"] for r in results], rtol=1e-9)
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("device", ["cython"], indirect=True)
-@pytest.mark.parametrize("case", ["REF-S", "REF-NS"])
-def test_training_matches_oracle_in_cython(case, device):
+@pytest.mark.parametrize("name", ["REF-S", "REF-NS"])
+def test_matches_oracle_cython(name):
     """The same comparison under runtime cython (long: every code object is compiled; ``-m long``)."""
-    check_against_oracle(case)
+    from brian2 import prefs
+
+    prefs.codegen.target = "cython"
+    try:
+        side_by_side(CASES[name]).run()
+    finally:
+        prefs.codegen.target = "auto"
+
+
+@pytest.mark.long
+def test_full_size_ref_s_matches_oracle(device):
+    """The paper's 784-500-10 network with REF-S defaults: two training examples, one test example."""
+    both = SideBySide(ModelConfig(), capacity=2)
+    both.run((("train", 2), ("test", 1)))

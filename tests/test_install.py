@@ -1,7 +1,7 @@
 """The package as a user gets it: a wheel with every module, template and named model, run outside the repository.
 
 The wheel is built from a copy of the sources (no build files in the checkout). The full install into a
-fresh virtual environment (brian2 and friends from pip, no torch) is ``-m slow`` and a step of ``.ci/run``.
+fresh virtual environment (brian2 and friends from pip, no torch) is ``-m long`` and a step of ``.ci/run``.
 """
 
 import json
@@ -62,7 +62,7 @@ def run(args, **kwargs):
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_installed_wheel_lists_models_and_trains_outside_the_repository(wheel, tmp_path):
     """pip install the wheel (no torch) into a fresh venv; run it from a folder that is not the repository."""
     if not (Path(DATA_DIR) / "MNIST").is_dir():

@@ -179,3 +179,27 @@ def test_test_runs_split_over_processes_give_the_serial_results(device):
         np.testing.assert_array_equal(value, state[key], err_msg=key)
     with pytest.raises(ValueError, match="workers=0"):
         sim.test(Xt[:4], yt[:4], workers=0)
+
+
+def test_quick_tests_follow_refs_schedule_and_resume(tmp_path):
+    """Spec §8: REF tests 100 images every 1000 examples (here 5 every 10), not after an epoch's last
+    example; each test zeroes the state (spec §2), so training continues differently than without."""
+    kwargs = dict(data=data(), seed=3, chunk_size=10, progress=False, log=None, quick_test_size=5)
+    full = train(CFG, epochs=2, out=tmp_path / "full", quick_test_every=10, **kwargs)
+    epochs = json.loads((tmp_path / "full" / "results.json").read_text())["epochs"]
+    for epoch, entry in enumerate(epochs):
+        assert [n for n, _ in entry["quick_test"]] == [40 * epoch + 10, 40 * epoch + 20, 40 * epoch + 30]
+        assert all(err in (0, 20, 40, 60, 80, 100) for _, err in entry["quick_test"])  # 5 images each
+    from brian_segdend.plotting import plot_learning_curve
+
+    lines = {line.get_label(): line for line in plot_learning_curve(tmp_path / "full").get_lines()}
+    assert list(lines["custom quick test"].get_xdata()) == [10, 20, 30, 50, 60, 70]
+    train(CFG, epochs=1, out=tmp_path / "killed", quick_test_every=10, **kwargs)
+    resumed = train(CFG, epochs=2, out=tmp_path / "killed", quick_test_every=10, resume=True, **kwargs)
+    again = json.loads((tmp_path / "killed" / "results.json").read_text())["epochs"]
+    assert [e["quick_test"] for e in again] == [e["quick_test"] for e in epochs]
+    np.testing.assert_array_equal(weights_of(resumed)["W"][0], weights_of(full)["W"][0])
+    plain = train(CFG, epochs=2, **kwargs)
+    assert "quick_test" not in plain and not np.array_equal(weights_of(plain)["W"][0], weights_of(full)["W"][0])
+    with pytest.raises(ValueError, match="quick_test_every=15 must be a positive multiple of the chunk size"):
+        train(CFG, epochs=1, quick_test_every=15, **kwargs)

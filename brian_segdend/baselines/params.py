@@ -67,29 +67,12 @@ def _as_int_tuple(name: str, value: Any) -> tuple[int, ...]:
     return value
 
 
-def _check_common(p) -> None:
-    _check_positive_int("batch_size", p.batch_size)
-    _check_nonneg("learning_rate", p.learning_rate)
-    _check_nonneg("momentum", p.momentum)
-    if p.momentum >= 1:
-        raise ValueError(f"momentum must be < 1, got {p.momentum!r}")
-    _check_nonneg("weight_decay", p.weight_decay)
-    _check_nonneg("lr_decay", p.lr_decay)
-    if not 0 < p.lr_decay <= 1:
-        raise ValueError(f"lr_decay (per-epoch learning-rate factor) must be in (0, 1], got {p.lr_decay!r}")
-    _check_choice("activation", p.activation, ACTIVATIONS)
-    _check_choice("optimizer", p.optimizer, OPTIMIZERS)
-    _check_bool("normalize_input", p.normalize_input)
-
-
 @dataclass(frozen=True)
-class MLPParams:
-    """Multi-layer perceptron trained by backprop, feedback alignment or direct feedback alignment.
+class TrainingParams:
+    """What every baseline shares: the hidden nonlinearity, the optimizer and the input scaling.
 
     Parameters
     ----------
-    hidden : tuple of int
-        Units per hidden layer (Lange: 1-6 layers of 30-500 units).
     activation : str
         Hidden nonlinearity, one of :data:`ACTIVATIONS`. The output layer is linear + softmax
         with cross-entropy loss.
@@ -107,12 +90,8 @@ class MLPParams:
         Learning rate of epoch ``e`` (0-based) is ``learning_rate * lr_decay**e``.
     normalize_input : bool
         Standardise inputs with the training set's per-channel mean and std (stored in the model).
-    feedback_scale : float
-        FA/DFA only: the fixed random feedback matrices are drawn uniformly from
-        ``±feedback_scale / sqrt(fan)``, like the forward weights' default initialisation.
     """
 
-    hidden: tuple[int, ...]
     activation: str
     batch_size: int
     learning_rate: float
@@ -121,22 +100,56 @@ class MLPParams:
     weight_decay: float
     lr_decay: float
     normalize_input: bool
+
+    def __post_init__(self):
+        _check_positive_int("batch_size", self.batch_size)
+        _check_nonneg("learning_rate", self.learning_rate)
+        _check_nonneg("momentum", self.momentum)
+        if self.momentum >= 1:
+            raise ValueError(f"momentum must be < 1, got {self.momentum!r}")
+        _check_nonneg("weight_decay", self.weight_decay)
+        _check_nonneg("lr_decay", self.lr_decay)
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay (per-epoch learning-rate factor) must be in (0, 1], got {self.lr_decay!r}")
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_bool("normalize_input", self.normalize_input)
+
+
+@dataclass(frozen=True)
+class MLPParams(TrainingParams):
+    """Multi-layer perceptron trained by backprop, feedback alignment or direct feedback alignment.
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Units per hidden layer (Lange: 1-6 layers of 30-500 units).
+    activation, batch_size, learning_rate, momentum, optimizer, weight_decay, lr_decay, normalize_input
+        As in :class:`TrainingParams`.
+    feedback_scale : float
+        FA/DFA only: the fixed random feedback matrices are drawn uniformly from
+        ``±feedback_scale / sqrt(fan)``, like the forward weights' default initialisation.
+    """
+
+    hidden: tuple[int, ...]
     feedback_scale: float
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", _as_int_tuple("hidden", self.hidden))
-        _check_common(self)
+        super().__post_init__()
         _check_nonneg("feedback_scale", self.feedback_scale)
 
 
 @dataclass(frozen=True)
-class TargetPropParams:
+class TargetPropParams(TrainingParams):
     """MLP trained by target propagation (TP), difference TP (DTP) or simplified DTP (SDTP).
 
     Parameters
     ----------
-    hidden, activation, batch_size, optimizer, momentum, weight_decay, lr_decay, normalize_input
+    hidden
         As in :class:`MLPParams`.
+    activation, batch_size, optimizer, momentum, weight_decay, lr_decay, normalize_input
+        As in :class:`TrainingParams`.
     learning_rate : float
         Step size of the forward weights (Lange: "Forward Learning R.").
     backward_learning_rate : float
@@ -149,21 +162,13 @@ class TargetPropParams:
     """
 
     hidden: tuple[int, ...]
-    activation: str
-    batch_size: int
-    learning_rate: float
     backward_learning_rate: float
     target_step: float
     noise_std: float
-    momentum: float
-    optimizer: str
-    weight_decay: float
-    lr_decay: float
-    normalize_input: bool
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", _as_int_tuple("hidden", self.hidden))
-        _check_common(self)
+        super().__post_init__()
         _check_nonneg("backward_learning_rate", self.backward_learning_rate)
         _check_nonneg("target_step", self.target_step)
         _check_nonneg("noise_std", self.noise_std)
@@ -173,7 +178,7 @@ IntOrTuple = int | tuple[int, ...]
 
 
 @dataclass(frozen=True)
-class CNNParams:
+class CNNParams(TrainingParams):
     """Convolutional network trained by backprop.
 
     Each conv layer is ``conv -> [batch norm] -> activation -> [2x2 max pool]``; then
@@ -199,7 +204,7 @@ class CNNParams:
         Training-time augmentation: ``"none"``, ``"flip"`` (random horizontal flip) or
         ``"flip-crop"`` (flip + random 4-pixel-padded crop). Test data is never augmented.
     activation, batch_size, learning_rate, momentum, optimizer, weight_decay, lr_decay, normalize_input
-        As in :class:`MLPParams`.
+        As in :class:`TrainingParams`.
     """
 
     channels: tuple[int, ...]
@@ -211,14 +216,6 @@ class CNNParams:
     fc_hidden: tuple[int, ...]
     dropout: float
     augment: str
-    activation: str
-    batch_size: int
-    learning_rate: float
-    momentum: float
-    optimizer: str
-    weight_decay: float
-    lr_decay: float
-    normalize_input: bool
 
     def __post_init__(self):
         channels = _as_int_tuple("channels", self.channels)
@@ -241,7 +238,7 @@ class CNNParams:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         _check_choice("augment", self.augment, AUGMENTATIONS)
         _check_bool("batch_norm", self.batch_norm)
-        _check_common(self)
+        super().__post_init__()
 
     @staticmethod
     def _per_layer(name: str, value: Any, n: int, minimum: int) -> tuple[int, ...]:

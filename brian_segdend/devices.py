@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEVICES", "PRECISIONS", "activate", "fastest_available"]
+__all__ = ["DEVICES", "PRECISIONS", "activate", "active_precision", "fastest_available"]
 
 #: Names accepted by :func:`activate` (``runtime`` = cython if it compiles here, else numpy).
 DEVICES = ("runtime", "numpy", "cython", "cpp_standalone", "cuda_standalone")
@@ -37,6 +37,14 @@ CUDA_NOT_YET = (
     "cpp_standalone's random generators, which a CUDA project does not have. Use --device "
     "cpp_standalone (README, 'Run on a GPU')."
 )
+
+
+def active_precision() -> str:
+    """``'double'`` or ``'single'``: the precision of the networks built now (see :data:`PRECISIONS`)."""
+    from brian2 import prefs
+
+    names = {np.dtype(dtype): name for name, dtype in PRECISIONS.items()}
+    return names.get(np.dtype(prefs.core.default_float_dtype), str(np.dtype(prefs.core.default_float_dtype)))
 
 
 def fastest_available() -> str:

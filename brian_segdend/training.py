@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets
+from . import datasets, devices
 from .model import Config, config_class, model_class
 from .results import BRIAN_CHECKPOINT, RunLog, atomic_save_npz, load_npz_checkpoint
 from .simulator import Simulator
@@ -305,6 +305,7 @@ def train(
             "examples_per_s": seen / max(seconds, 1e-9),
             "wall_time_s": seconds,
             "simulation_s": sim.simulation_seconds - inside_before,
+            "precision": devices.active_precision(),
         }
         if quick_test_every:
             record["quick_test"] = quick

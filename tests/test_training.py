@@ -60,6 +60,7 @@ def test_same_seed_same_result_and_resume_is_bit_identical(tmp_path):
     results = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert [e["epoch"] for e in results["epochs"]] == [1, 2]
     assert results["seed"] == 3 and "brian2" in results["versions"]
+    assert [e["precision"] for e in results["epochs"]] == ["double", "double"]  # devices.activate's default
     assert (tmp_path / "full" / "results.csv").read_text().count("\n") == 3
     config, _ = load_network(tmp_path / "full" / "network.npz")
     assert config.n_hidden == (12,)

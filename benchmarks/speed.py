@@ -10,6 +10,7 @@ the oracle first, then timed in this process on the first of the examples the de
 images, phase lengths and initial weights). Devices run in fresh processes, one after the other.
 Compilation is excluded (built once, then timed reruns). ``cpp_standalone-generic`` is cpp_standalone
 with Brian's own templates instead of the dense-row ones of ``brian_segdend.codegen``.
+``--precision single`` runs the devices in float32 (the baseline stays double).
 
     python benchmarks/speed.py                      # all devices, all networks
     python benchmarks/speed.py --devices cpp_standalone --networks 784-500-10
@@ -24,7 +25,10 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one core on both sides: the baseline's products single-threaded too
+
+import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATES = dict(conductances=False, spiking_feedforward=False, spiking_feedback=False, spike_memory=1)
@@ -42,24 +46,30 @@ DEFAULT_COUNTS = {
 }
 
 
-def time_device(device, options, n_train, n_test, threads):
-    """Run in a fresh process (one Brian device per process); returns (train_ms, test_ms)."""
+def time_device(device, options, n_train, n_test, threads, precision="double"):
+    """Run in a fresh process (one Brian device per process); returns ms per training and test example,
+    wall time then CPU time of the process and the binary (``getrusage``: less sensitive to other jobs
+    on the machine than wall time)."""
     generic = device.endswith("-generic")
     code = f"""
-import time, numpy as np, tempfile
+import time, numpy as np, tempfile, resource
 from brian_segdend import codegen, devices, datasets, ModelConfig, SegregatedDendriteNetwork, Simulator
 if {generic!r}:
     codegen.DENSE_TEMPLATES.clear()          # Brian's own templates everywhere
-devices.activate({device.removesuffix("-generic")!r}, build_directory=tempfile.mkdtemp(), threads={threads})
+devices.activate({device.removesuffix("-generic")!r}, build_directory=tempfile.mkdtemp(), threads={threads},
+                 precision={precision!r})
 X, y = datasets.load('mnist', 'train'); Xt, yt = datasets.load('mnist', 'test')
 sim = Simulator(SegregatedDendriteNetwork(ModelConfig(**{options!r}), seed=0, capacity={max(n_train, n_test)}))
 sim.build()
 sim.train(X[:{min(n_train, 50)}], y[:{min(n_train, 50)}], seed=1)     # warm-up (runtime code generation)
-t = time.perf_counter(); sim.train(X[100:100 + {n_train}], y[100:100 + {n_train}], seed=2)
-train = 1000 * (time.perf_counter() - t) / {n_train}
-t = time.perf_counter(); sim.error(Xt[:{n_test}], yt[:{n_test}], seed=3)
-test = 1000 * (time.perf_counter() - t) / {n_test}
-print('RESULT', train, test)
+def clocks():
+    own, binary = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return np.array([time.perf_counter(), own.ru_utime + own.ru_stime + binary.ru_utime + binary.ru_stime])
+t = clocks(); sim.train(X[100:100 + {n_train}], y[100:100 + {n_train}], seed=2)
+train = 1000 * (clocks() - t) / {n_train}
+t = clocks(); sim.error(Xt[:{n_test}], yt[:{n_test}], seed=3)
+test = 1000 * (clocks() - t) / {n_test}
+print('RESULT', train[0], test[0], train[1], test[1])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     for line in out.stdout.splitlines():
@@ -83,8 +93,9 @@ def numpy_networks(options):
 
 
 def time_numpy(options, n_train, n_test, n_device_train):
-    """ms per training and test example of the NumPy baseline, on the first examples the device runs
-    (same images, phase lengths and initial weights); first checks it against the oracle."""
+    """ms per training and test example of the NumPy baseline (wall, then CPU time), on the first
+    examples the device runs (same images, phase lengths and initial weights); first checks it against
+    the oracle."""
     from brian_segdend import datasets, draw_phase_lengths
 
     cfg, net, oracle = numpy_networks(options)
@@ -100,14 +111,18 @@ def time_numpy(options, n_train, n_test, n_device_train):
     gap = max(np.abs(a - b).max() for a, b in zip(net.W, oracle.W))
     if not same or gap > 1e-9:
         raise RuntimeError(f"the NumPy baseline does not follow the oracle (weight gap {gap:.2e})")
-    t = time.perf_counter()
+
+    def clocks():
+        return np.array([time.perf_counter(), time.process_time()])
+
+    t = clocks()
     for k in range(n_train):
         net.train_example(X[k], y[k], int(T_f[k]), int(T_t[k]), rngs[0])
-    train = 1000 * (time.perf_counter() - t) / n_train
-    t = time.perf_counter()
+    train, t = 1000 * (clocks() - t) / n_train, clocks()
     for k in range(n_test):
         net.test_example(Xt[k], rngs[0])
-    return train, 1000 * (time.perf_counter() - t) / n_test
+    test = 1000 * (clocks() - t) / n_test
+    return train[0], test[0], train[1], test[1]
 
 
 def main():
@@ -117,29 +132,35 @@ def main():
     p.add_argument("--scale", type=float, default=1.0, help="multiply the example counts")
     p.add_argument("--numpy-examples", type=int, default=40, help="training examples of the NumPy baseline")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--precision", choices=("double", "single"), default="double", help="of the Brian devices")
     args = p.parse_args()
-    rows, summary = [], None
+    rows, summary, baselines = [], None, {}
     for name in args.networks:
         options = NETWORKS[name]
         counts = {d: tuple(max(1, int(c * args.scale)) for c in DEFAULT_COUNTS.get(d, (100, 20))) for d in args.devices}
         n_device_train = max([c[0] for c in counts.values()] + [args.numpy_examples])
-        np_train, np_test = time_numpy(options, args.numpy_examples, max(2, args.numpy_examples // 4), n_device_train)
-        rows.append((name, "numpy (vectorised, records nothing)", np_train, np_test, 1.0, 1.0))
-        print(f"{name:16s} {'numpy':22s} train {np_train:8.2f} ms  test {np_test:8.2f} ms", flush=True)
+        base = time_numpy(options, args.numpy_examples, max(2, args.numpy_examples // 4), n_device_train)
+        rows.append((name, "numpy (vectorised, records nothing)", *base))
         for device in args.devices:
-            train_ms, test_ms = time_device(device, options, *counts[device], args.threads)
-            rows.append((name, device, train_ms, test_ms, np_train / train_ms, np_test / test_ms))
-            print(
-                f"{name:16s} {device:22s} train {train_ms:8.2f} ms  test {test_ms:8.2f} ms  "
-                f"speed-up x{np_train / train_ms:.1f} / x{np_test / test_ms:.1f}",
-                flush=True,
-            )
+            times = time_device(device, options, *counts[device], args.threads, args.precision)
+            rows.append((name, device, *times))
             if name == "784-500-10" and device == "cpp_standalone":
-                summary = (train_ms, test_ms, np_train / train_ms)
-    print("\n| network | device | train ms/example | test ms/example | speed-up vs NumPy: train | test |")
+                summary = (times[0], times[1], base[0] / times[0])
+        for row in rows[-1 - len(args.devices) :]:
+            print(
+                f"{name:16s} {row[1]:36s} train/test ms: wall {row[2]:8.2f} {row[3]:8.2f}  cpu {row[4]:8.2f} {row[5]:8.2f}"
+            )
+        baselines[name] = base
+    print(
+        "\n| network | device | train ms (wall / CPU) | test ms (wall / CPU) | speed-up vs NumPy, train (wall / CPU) | test (wall / CPU) |"
+    )
     print("|---|---|---|---|---|---|")
-    for name, device, tr, te, sp_train, sp_test in rows:
-        print(f"| {name} | {device} | {tr:.2f} | {te:.2f} | {sp_train:.1f}x | {sp_test:.1f}x |")
+    for name, device, tr, te, tr_cpu, te_cpu in rows:
+        b = baselines[name]
+        print(
+            f"| {name} | {device} | {tr:.2f} / {tr_cpu:.2f} | {te:.2f} / {te_cpu:.2f} | "
+            f"{b[0] / tr:.1f}x / {b[2] / tr_cpu:.1f}x | {b[1] / te:.1f}x / {b[3] / te_cpu:.1f}x |"
+        )
     if summary:
         print(
             f"train_ms_per_example={summary[0]:.3f} test_ms_per_example={summary[1]:.3f} "

@@ -12,6 +12,11 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+TEST_WORKERS_HELP = (
+    "processes the test (and validation) examples of a spiking model are split over; "
+    "results identical to 1 (default: 1)"
+)
+PRECISION_HELP = "floating point of a spiking model: double (exact, default) or single (faster, within 1e-4)"
 EXAMPLES = {
     None: """\
   segdend train                                    # the paper's network on 5000 MNIST images
@@ -145,6 +150,8 @@ def _parser():
         help="REF's quick test: 100 test images after every N training examples (a multiple of --chunk-size)",
     )
     t.add_argument("--seed", type=_integer(0), default=0)
+    t.add_argument("--test-workers", type=_integer(1), default=1, help=TEST_WORKERS_HELP)
+    t.add_argument("--precision", choices=("double", "single"), default="double", help=PRECISION_HELP)
     t.add_argument("--out", default=None, help="run directory (default: runs/<model>-<dataset>-s<seed>)")
     t.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     _data_options(t)
@@ -155,6 +162,8 @@ def _parser():
     e.add_argument("--dataset", default="mnist", choices=DATASETS)
     e.add_argument("--n-test", type=_integer(0), default=0, help="test examples (0: all)")
     e.add_argument("--device", default="auto", choices=("auto",) + DEVICES)
+    e.add_argument("--test-workers", type=_integer(1), default=1, help=TEST_WORKERS_HELP)
+    e.add_argument("--precision", choices=("double", "single"), default="double", help=PRECISION_HELP)
     _data_options(e)
 
     command("models", help="list the named models")
@@ -258,8 +267,9 @@ def _test(args):
     if not (network / NETWORK if network.is_dir() else network).is_file():
         raise FileNotFoundError(f"no saved network at {args.network!r} (a run directory or a network.npz)")
     datasets.locate(args.dataset, args.data_dir, download=not args.no_download)
-    device = devices.activate(args.device, build_directory=datasets.cache_dir() / "build-test")
-    err = evaluate(network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir)
+    build = datasets.cache_dir() / ("build-test" + ("-single" if args.precision == "single" else ""))
+    device = devices.activate(args.device, build_directory=build, precision=args.precision)
+    err = evaluate(network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir, workers=args.test_workers)
     print(f"test error {err:.2f} % ({args.dataset}, device {device})")
     return 0
 
@@ -344,8 +354,9 @@ def _train(args):
     config = spec.config()
     build = None
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
-        build = datasets.cache_dir() / f"build-{architecture_key(config, args.chunk_size)}"
-    device = devices.activate(args.device, build_directory=build, threads=args.threads)
+        suffix = "-single" if args.precision == "single" else ""
+        build = datasets.cache_dir() / f"build-{architecture_key(config, args.chunk_size)}{suffix}"
+    device = devices.activate(args.device, build_directory=build, threads=args.threads, precision=args.precision)
     kernel = f", kernel {config.kernel}" if spec.kind == registry.SEGDEND else ""  # spec §2: say which kernel runs
     print(f"model {spec.name}: {spec.description}\ndevice {device}{kernel}, run directory {out}")
     if device.endswith("standalone"):
@@ -365,6 +376,7 @@ def _train(args):
         data_dir=args.data_dir,
         model_name=spec.name,
         build_directory=build,
+        test_workers=args.test_workers,
         quick_test_every=args.quick_test,
     )
     print(

@@ -13,10 +13,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["DEVICES", "activate", "fastest_available"]
+import numpy as np
+
+__all__ = ["DEVICES", "PRECISIONS", "activate", "active_precision", "fastest_available"]
 
 #: Names accepted by :func:`activate` (``runtime`` = cython if it compiles here, else numpy).
 DEVICES = ("runtime", "numpy", "cython", "cpp_standalone", "cuda_standalone")
+#: Floating-point precision of every state variable and weight -> Brian's ``core.default_float_dtype``
+#: (double is exact to the spec's reference; single halves the memory and is within the tolerance of
+#: ``tests/test_equivalence.py::test_single_precision_stays_close_to_the_oracle``).
+PRECISIONS = {"double": "float64", "single": "float32"}
 
 CUDA_HELP = (
     "cuda_standalone needs brian2cuda, which is not importable here. brian2cuda 1.0b1 requires "
@@ -33,12 +39,20 @@ CUDA_NOT_YET = (
 )
 
 
+def active_precision() -> str:
+    """``'double'`` or ``'single'``: the precision of the networks built now (see :data:`PRECISIONS`)."""
+    from brian2 import prefs
+
+    names = {np.dtype(dtype): name for name, dtype in PRECISIONS.items()}
+    return names.get(np.dtype(prefs.core.default_float_dtype), str(np.dtype(prefs.core.default_float_dtype)))
+
+
 def fastest_available() -> str:
     """``cpp_standalone`` where a C++ compiler exists, else ``runtime``."""
     return "cpp_standalone" if shutil.which("g++") or shutil.which("c++") else "runtime"
 
 
-def activate(name="auto", build_directory=None, threads=0, compiler_flags=None, make_jobs=None):
+def activate(name="auto", build_directory=None, threads=0, compiler_flags=None, make_jobs=None, precision="double"):
     """Make ``name`` the active Brian device or runtime target.
 
     Parameters
@@ -53,6 +67,8 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None, 
         Replaces Brian's default C++ compiler flags.
     make_jobs : int, optional
         Parallel compiler jobs of a standalone build (default: one per core).
+    precision : {'double', 'single'}
+        Floating-point type of the networks built from now on (see :data:`PRECISIONS`).
 
     Returns
     -------
@@ -65,6 +81,9 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None, 
         name = fastest_available()
     if name not in DEVICES:
         raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)} or 'auto'")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is invalid: choose one of {', '.join(PRECISIONS)}")
+    prefs.core.default_float_dtype = getattr(np, PRECISIONS[precision])
     if compiler_flags is not None:
         prefs.codegen.cpp.extra_compile_args_gcc = list(compiler_flags)
     if name in ("runtime", "numpy", "cython"):

@@ -16,6 +16,7 @@ from brian2 import Equations, NeuronGroup, Synapses, linked_var
 
 from . import equations as eq
 from . import schedule, topology
+from .codegen import dense_rows_code_object
 from .config import ModelConfig
 
 __all__ = [
@@ -283,7 +284,9 @@ def schedule_operations(group: NeuronGroup, l: int, code: dict, name: str) -> No
         if not code[op]:
             continue
         if event is None:
-            group.run_regularly("\n".join(code[op]), **schedule.at(slot, l), name=f"{name}_{op}")
+            group.run_regularly(
+                "\n".join(code[op]), **schedule.at(slot, l), name=f"{name}_{op}", codeobj_class=dense_rows_code_object()
+            )
         else:
             group.run_on_event(event, "\n".join(code[op]), **schedule.at(slot, l))
 

@@ -11,6 +11,9 @@ lengths need no rebuild. The :class:`Simulator` knows models only through the in
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import shutil
 import tempfile
 import time
 from typing import Any
@@ -22,7 +25,7 @@ from brian2.core.network import Network as _BrianNetwork
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
 from .model import Model
-from .validation import check_examples
+from .validation import check_examples, check_positive_int
 
 __all__ = ["Simulator", "stop_run"]
 
@@ -49,6 +52,33 @@ stop_run.implementations.add_implementation(
 )
 
 
+#: (simulator, chunk runner, parts) of the parallel test run in progress, read by the forked processes
+_PARALLEL_JOB = None
+
+
+def _can_fork() -> bool:
+    """Whether a parallel test may fork: POSIX, and not inside a daemonic process (a Dask or
+    multiprocessing worker, which may not have children); otherwise tests run serially."""
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+
+
+def _run_part(p):
+    """In a forked process: run part ``p``'s chunks; returns their read-outs and the seconds inside runs."""
+    sim, run_chunks, parts = _PARALLEL_JOB
+    folder = None
+    if sim.standalone:  # the binary writes its results into a folder of this process's own
+        from brian2 import device
+
+        sim._results_directory = f"results_part{p}_{os.getpid()}"
+        folder = os.path.join(device.project_dir, sim._results_directory)
+    before = sim.simulation_seconds
+    try:
+        return run_chunks([int(k) for k in parts[p]]), sim.simulation_seconds - before
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class Simulator:
     """Runs examples through a model (e.g. a :class:`SegregatedDendriteNetwork`) on the active device.
 
@@ -67,7 +97,9 @@ class Simulator:
         self._build_directory = build_directory
         self._state = self._initial_state() if self.standalone else None  # carried between standalone runs
         self._recorded_before = {}  # runtime: events each monitor held before the last run
-        #: per-example records of the last :meth:`present` call (``model.example_records``, e.g. ``'bp_angle'``)
+        self._results_directory = None  # standalone: Brian's results folder (a forked part has its own)
+        #: per-example records of the last :meth:`present` call (``model.example_records``, e.g. ``'bp_angle'``;
+        #: none from a test split over processes)
         self.records = {}
         #: seconds spent inside simulation runs (standalone: the binary), for overhead measurements
         self.simulation_seconds = 0.0
@@ -82,6 +114,7 @@ class Simulator:
         seed: int | None = None,
         record: bool = False,
         replay: dict | None = None,
+        workers: int = 1,
         **settings: Any,
     ) -> np.ndarray:
         """Present examples in order; learn if ``learn``, else test (state zeroed per example).
@@ -101,6 +134,11 @@ class Simulator:
         replay : dict, optional
             ``{layer index: counts (steps, n)}`` spike counts to replay (a network built with
             ``replay=True``; all examples must fit in one chunk).
+        workers : int
+            Test runs (``learn=False``) only: split the chunks over up to this many processes (forked
+            from this one, one per part; see :meth:`_present_parallel`). Test examples start from a
+            zero state and each chunk is seeded ``seed + chunk`` either way, so the read-outs are
+            identical to a serial run.
         **settings
             Per-example settings of the model, e.g. ``forward_lengths`` and ``target_lengths`` (arrays
             of int; defaults: the configured minimum lengths).
@@ -117,20 +155,45 @@ class Simulator:
         settings = model.example_settings(n, learn, **settings)
         if replay is not None and n > cap:
             raise ValueError(f"replay needs all {n} examples in one run (capacity={cap})")
-        outputs, records = [], []
-        for k, start in enumerate(range(0, n, cap)):
-            sl = slice(start, start + cap)
-            chunk = {name: values[sl] for name, values in settings.items()}
-            stimulus = model.stimulus(images[sl], labels[sl], learn, record, **chunk)
-            if replay is not None:
-                stimulus.tables.update(model.replay_tables(replay))
-            self.run(stimulus, seed=None if seed is None else int(seed) + k)
-            outputs.append(self._readout(len(images[sl]), learn))
-            records.append(self._records())
+        check_positive_int("workers", workers)
+        chunks = list(range(-(-n // cap)))
+        records = []
+
+        def run_chunks(ks):
+            outputs = []
+            for k in ks:
+                sl = slice(k * cap, (k + 1) * cap)
+                stimulus = model.stimulus(
+                    images[sl], labels[sl], learn, record, **{name: v[sl] for name, v in settings.items()}
+                )
+                if replay is not None:
+                    stimulus.tables.update(model.replay_tables(replay))
+                self.run(stimulus, seed=None if seed is None else int(seed) + k)
+                outputs.append(self._readout(len(images[sl]), learn))
+                records.append(self._records())
+            return outputs
+
+        if learn or workers == 1 or len(chunks) == 1 or not _can_fork():
+            outputs = run_chunks(chunks)
+        else:
+            outputs = self._present_parallel(run_chunks, np.array_split(chunks, min(workers, len(chunks))))
         self.records = {name: np.concatenate([r[name] for r in records]) for name in (records[0] if records else {})}
         if not learn:
             self.reset_state()  # spec §2: training resumes from a zero state after a test run
         return np.concatenate(outputs) if outputs else np.zeros((0, model.config.n_outputs))
+
+    def _present_parallel(self, run_chunks, parts):
+        """Run each part's chunks in a process forked from this one (a copy of the built model and of
+        Brian's device); standalone runs write their results into a folder of their own."""
+        global _PARALLEL_JOB
+        _PARALLEL_JOB = (self, run_chunks, parts)
+        try:
+            with multiprocessing.get_context("fork").Pool(len(parts), maxtasksperchild=1) as pool:
+                results = pool.map(_run_part, range(len(parts)), chunksize=1)
+        finally:
+            _PARALLEL_JOB = None
+        self.simulation_seconds += max(seconds for _, seconds in results)
+        return [values for outputs, _ in results for values in outputs]
 
     def train(self, images, labels, rng: np.random.Generator | None = None, seed: int | None = None) -> np.ndarray:
         """Train on the examples in order, with the model's random settings drawn from ``rng`` (spec §4)."""
@@ -138,17 +201,17 @@ class Simulator:
         settings = self.model.draw_settings(len(images), rng)
         return self.predict(self.present(images, labels, learn=True, seed=seed, **settings))
 
-    def test(self, images, labels, seed: int | None = None) -> np.ndarray:
-        """Predicted classes of ``images`` (spec §7)."""
-        return self.predict(self.present(images, labels, learn=False, seed=seed))
+    def test(self, images, labels, seed: int | None = None, workers: int = 1) -> np.ndarray:
+        """Predicted classes of ``images`` (spec §7), the chunks split over ``workers`` processes."""
+        return self.predict(self.present(images, labels, learn=False, seed=seed, workers=workers))
 
     def predict(self, outputs) -> np.ndarray:
         """Class per example from the read-outs of :meth:`present`."""
         return self.model.predict(outputs)
 
-    def error(self, images, labels, seed: int | None = None) -> float:
+    def error(self, images, labels, seed: int | None = None, workers: int = 1) -> float:
         """Test error in percent."""
-        return 100.0 * float(np.mean(self.test(images, labels, seed=seed) != np.asarray(labels)))
+        return 100.0 * float(np.mean(self.test(images, labels, seed=seed, workers=workers) != np.asarray(labels)))
 
     # ------------------------------------------------------------------ weights and state
     def get_weights(self) -> dict:
@@ -278,6 +341,6 @@ class Simulator:
             device.run_environment_variables.pop("BRIAN_SEGDEND_SEED", None)
         else:
             device.run_environment_variables["BRIAN_SEGDEND_SEED"] = str(seed)
-        device.run(run_args=run_args, with_output=False)
+        device.run(results_directory=self._results_directory, run_args=run_args, with_output=False)
         self.simulation_seconds += device.timers["run_binary"]
         self._state = {(obj, name): np.array(getattr(obj, name)[:]) for (obj, name) in self._state}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets
+from . import datasets, devices
 from .model import Config, config_class, model_class
 from .results import BRIAN_CHECKPOINT, RunLog, atomic_save_npz, load_npz_checkpoint
 from .simulator import Simulator
@@ -156,6 +156,7 @@ def train(
     quick_test_every=None,
     quick_test_size=100,
     data_source=None,
+    test_workers: int = 1,
 ) -> dict:
     """Train a model (a segregated-dendrite network, or any kind of :mod:`brian_segdend.model`) on
     ``dataset`` and test it after every epoch.
@@ -184,6 +185,9 @@ def train(
     data_source : dict, optional
         Where ``data`` came from, for ``results.json`` (without ``data``: the files found for
         ``dataset``, :meth:`brian_segdend.datasets.Source.to_dict`).
+    test_workers : int
+        Processes the validation and test runs are split over (:meth:`Simulator.present`; the
+        results are identical to a serial run).
     quick_test_every, quick_test_size : int, optional
         REF's quick test (spec §8; REF: 100 images every 1000 examples; off by default): after every
         ``quick_test_every`` training examples of an epoch except its last, test ``quick_test_size``
@@ -200,6 +204,7 @@ def train(
 
     check_positive_int("epochs", epochs)
     check_positive_int("chunk_size", chunk_size)
+    check_positive_int("test_workers", test_workers)
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if value is not None:
             check_positive_int(name, value)
@@ -303,6 +308,7 @@ def train(
             "examples_per_s": seen / max(seconds, 1e-9),
             "wall_time_s": seconds,
             "simulation_s": sim.simulation_seconds - inside_before,
+            "precision": devices.active_precision(),
         }
         if quick_test_every:
             record["quick_test"] = quick
@@ -311,10 +317,12 @@ def train(
         record.update(sim.model.diagnostics(sim.get_weights()))
         if len(val_idx):
             record["val_error"] = sim.error(
-                X_train[val_idx], y_train[val_idx], seed=_chunk_seed(seed, epoch, VALIDATION)
+                X_train[val_idx], y_train[val_idx], seed=_chunk_seed(seed, epoch, VALIDATION), workers=test_workers
             )
         t0 = time.perf_counter()
-        record["test_error"] = sim.error(X_test[:n_test], y_test[:n_test], seed=_chunk_seed(seed, epoch, TEST))
+        record["test_error"] = sim.error(
+            X_test[:n_test], y_test[:n_test], seed=_chunk_seed(seed, epoch, TEST), workers=test_workers
+        )
         record["test_seconds"] = time.perf_counter() - t0
         if runlog is not None:
             runlog.add_epoch(epoch + 1, **record)
@@ -338,8 +346,10 @@ def evaluate(
     seed: int = 0,
     data_dir=None,
     chunk_size: int = 1000,
+    workers: int = 1,
 ) -> float:
-    """Test error (percent) of a network saved by :func:`save_network` or a training run directory."""
+    """Test error (percent) of a network saved by :func:`save_network` or a training run directory,
+    the test runs split over ``workers`` processes."""
     path = Path(network_path)
     if path.is_dir():
         path = path / NETWORK
@@ -349,7 +359,7 @@ def evaluate(
         raise ValueError(f"network expects {config.n_inputs} inputs; {dataset} images have {X.shape[1]}")
     n = len(X) if n_test is None else min(int(n_test), len(X))
     sim = build_simulator(config, weights=weights, capacity=min(chunk_size, n))
-    return sim.error(X[:n], y[:n], seed=seed)
+    return sim.error(X[:n], y[:n], seed=seed, workers=workers)
 
 
 def _save_checkpoint(path, sim, key, config, epoch, chunk, correct, seen, seconds, quick_test=()):

@@ -46,10 +46,13 @@ class SideBySide:
     skip_first_steps : int
         Compare the apical potential only from this step of each example on (options that re-weight
         spikes still in memory approximately; see README).
+    rtol, atol : float
+        Tolerances of every comparison (single precision needs wider ones).
     """
 
-    def __init__(self, cfg, seed=0, capacity=2, copy_feedback=False, skip_first_steps=0):
+    def __init__(self, cfg, seed=0, capacity=2, copy_feedback=False, skip_first_steps=0, rtol=RTOL, atol=ATOL):
         self.cfg = cfg
+        self.rtol, self.atol = rtol, atol
         self.rng = np.random.default_rng(seed)
         self.noise = np.random.default_rng([seed, 1])  # the oracle's own symmetric noise (replaced when copied)
         self.weights = initial_weights(cfg, self.rng)
@@ -109,7 +112,7 @@ class SideBySide:
         starts = np.cumsum(np.concatenate([[0], T_f + T_t]))[:-1]
         self._compare_traces(results, starts, where)
         want = np.array([r["u_f_mean"][-1] for r in results])
-        np.testing.assert_allclose(out, want, rtol=RTOL, atol=ATOL, err_msg=f"{where}: read-out")
+        np.testing.assert_allclose(out, want, rtol=self.rtol, atol=self.atol, err_msg=f"{where}: read-out")
         self._compare_weights(where)
         if self.copy_feedback:
             self.oracle.Y = [y.copy() for y in self.sim.get_weights()["Y"]]
@@ -124,7 +127,7 @@ class SideBySide:
         out = self.sim.present(X, labels, learn=False, replay=counts, record=True)
         self._compare_traces(results, [r.start for r in rows], where)
         want = np.array([r["u_out_mean"] for r in results])
-        np.testing.assert_allclose(out, want, rtol=RTOL, atol=ATOL, err_msg=f"{where}: read-out")
+        np.testing.assert_allclose(out, want, rtol=self.rtol, atol=self.atol, err_msg=f"{where}: read-out")
         predicted = self.sim.predict(out)
         np.testing.assert_array_equal(predicted, [r["prediction"] for r in results], err_msg=f"{where}: classes")
         self._compare_weights(where)  # testing changes no weight
@@ -170,7 +173,7 @@ class SideBySide:
                         deviation = np.abs(got[~keep] - want[~keep]).max() / np.abs(want).max()
                         self.skipped_deviation = max(self.skipped_deviation, float(deviation))
                 np.testing.assert_allclose(
-                    got[keep], want[keep], rtol=RTOL, atol=ATOL, err_msg=f"{where}: {name}.{var}"
+                    got[keep], want[keep], rtol=self.rtol, atol=self.atol, err_msg=f"{where}: {name}.{var}"
                 )
         self._seen += steps
 
@@ -181,4 +184,4 @@ class SideBySide:
         for key, want in compared:
             assert len(got[key]) == len(want), f"{where}: {key}"
             for k, (g, w) in enumerate(zip(got[key], want)):
-                np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL, err_msg=f"{where}: {key}[{k}]")
+                np.testing.assert_allclose(g, w, rtol=self.rtol, atol=self.atol, err_msg=f"{where}: {key}[{k}]")

@@ -38,6 +38,8 @@ def built(cache):
         (["--seed", "-2"], "argument --seed: must be an integer >= 0, got '-2'"),
         (["--threads", "-1"], "argument --threads: must be an integer >= 0, got '-1'"),
         (["--quick-test", "0"], "argument --quick-test: must be an integer >= 1, got '0'"),
+        (["--test-workers", "0"], "argument --test-workers: must be an integer >= 1, got '0'"),
+        (["--precision", "half"], "argument --precision: invalid choice: 'half'"),
         (["--dataset", "svhn"], "argument --dataset: invalid choice: 'svhn'"),
     ],
 )

@@ -241,3 +241,26 @@ def test_full_size_ref_s_matches_oracle(device):
     """The paper's 784-500-10 network with REF-S defaults: two training examples, one test example."""
     both = SideBySide(ModelConfig(), capacity=2)
     both.run((("train", 2), ("test", 1)))
+
+
+#: Tolerances of single precision (``devices.activate(precision="single")``) against the
+#: double-precision oracle on the same spikes: float32 keeps ~7 digits, and the errors of the weight
+#: updates add up over the examples (README, "Speed").
+SINGLE_RTOL, SINGLE_ATOL = 1e-4, 1e-5
+
+
+@pytest.mark.standalone_compatible
+def test_single_precision_stays_close_to_the_oracle(device, tmp_path):
+    """REF-S in float32: every potential at every step, the read-outs, the predicted classes and all
+    weights within SINGLE_RTOL / SINGLE_ATOL of the oracle, and really in single precision."""
+    from brian_segdend import devices
+
+    devices.activate(device, build_directory=tmp_path / "build", precision="single")
+    cfg = ModelConfig(**{**SMALL, **CASES["REF-S"].changes})
+    both = SideBySide(cfg, rtol=SINGLE_RTOL, atol=SINGLE_ATOL)
+    both.run(SEQUENCE)
+    weights = both.sim.get_weights()["W"][0]
+    assert weights.dtype == np.float32
+    assert 1e-9 < np.max(np.abs(weights - both.oracle.W[0])) < 1e-4  # rounded, but close
+    with pytest.raises(ValueError, match="precision='half'"):
+        devices.activate(device, precision="half")

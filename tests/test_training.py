@@ -60,6 +60,7 @@ def test_same_seed_same_result_and_resume_is_bit_identical(tmp_path):
     results = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert [e["epoch"] for e in results["epochs"]] == [1, 2]
     assert results["seed"] == 3 and "brian2" in results["versions"]
+    assert [e["precision"] for e in results["epochs"]] == ["double", "double"]  # devices.activate's default
     assert (tmp_path / "full" / "results.csv").read_text().count("\n") == 3
     config, _ = load_network(tmp_path / "full" / "network.npz")
     assert config.n_hidden == (12,)
@@ -159,6 +160,26 @@ def test_resume_is_bit_identical_under_cpp_standalone(device, tmp_path):
     for key in ("W", "b", "Y"):
         for a, b in zip(full[key], resumed[key]):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.standalone_compatible
+def test_test_runs_split_over_processes_give_the_serial_results(device):
+    """``workers``: the chunks of a test run go to forked processes; read-outs and the state left
+    behind are exactly those of the serial run (each chunk is seeded ``seed + chunk`` either way)."""
+    from brian_segdend import SegregatedDendriteNetwork, Simulator
+
+    sim = Simulator(SegregatedDendriteNetwork(CFG, seed=0, capacity=4))
+    X, y, Xt, yt = data()
+    sim.train(X[:8], y[:8], seed=1)
+    serial = sim.present(Xt[:10], yt[:10], learn=False, seed=5)  # 3 chunks
+    state = sim.get_state()
+    parallel = sim.present(Xt[:10], yt[:10], learn=False, seed=5, workers=2)
+    np.testing.assert_array_equal(parallel, serial)
+    assert not np.array_equal(serial[:4], serial[4:8])  # different examples, different read-outs
+    for key, value in sim.get_state().items():
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
+    with pytest.raises(ValueError, match="workers=0"):
+        sim.test(Xt[:4], yt[:4], workers=0)
 
 
 def test_quick_tests_follow_refs_schedule_and_resume(tmp_path):

@@ -152,8 +152,9 @@ def plot_weight_statistics(results, ax=None):
 def plot_feedback_angle(results, ax=None):
     """Feedback-alignment diagnostic: angle between Y and the transposed forward weights over epochs."""
     ax = _new_ax(ax, (5, 3.5))
-    for epochs, l, angles, _ in _per_layer(results, "feedback_angle"):
-        ax.plot(epochs, angles, "o-", label=f"Y{l + 1} vs W^T")
+    several = len(_runs(results)) > 1
+    for epochs, l, angles, r in _per_layer(results, "feedback_angle"):
+        ax.plot(epochs, angles, "o-", label=f"{r['model']} Y{l + 1}" if several else f"Y{l + 1} vs W^T")
     ax.axhline(90, color="grey", ls=":")
     ax.set_xlabel("epoch")
     ax.set_ylabel("angle (degrees)")

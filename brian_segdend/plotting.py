@@ -163,8 +163,9 @@ def plot_backprop_angle(results, ax=None):
 
 def _plot_angles(results, key, label, ax):
     ax = _new_ax(ax, (5, 3.5))
-    for epochs, l, angles, _ in _per_layer(results, key):
-        ax.plot(epochs, angles, "o-", label=label.format(l + 1))
+    several = len(_runs(results)) > 1
+    for epochs, l, angles, r in _per_layer(results, key):
+        ax.plot(epochs, angles, "o-", label=f"{r['model']} {label.format(l + 1)}" if several else label.format(l + 1))
     ax.axhline(90, color="grey", ls=":")
     ax.set_xlabel("epoch")
     ax.set_ylabel("angle (degrees)")

@@ -42,12 +42,13 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs = [json.loads((Path(run) / "results.json").read_text()) for run in args.runs]
-    labelled = [{**res, "model": f"{res['model']} ({network(res['config'])})"} for res in runs]
+    # labelled by run directory: two runs of one model (e.g. other learning rates) stay apart
+    labelled = [{**res, "model": f"{Path(run).name} ({network(res['config'])})"} for run, res in zip(args.runs, runs)]
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     plot_learning_curve(labelled, ax=left, keys=("test_error",), x="epoch")
     for line, res in zip(left.get_lines(), runs):
-        paper = PAPER.get(network(res["config"]))
+        paper = PAPER.pop(network(res["config"]), None)  # marked once per network
         if paper is not None:
             left.plot([PAPER_EPOCHS], [paper], "*", ms=11, color=line.get_color(), label=f"paper {paper} %")
     left.set_xlabel("epoch (60 000 training examples each)")
@@ -62,9 +63,9 @@ def main():
         "| run | network | epoch | examples | train error % (running) | test error % | examples/s |",
         "|---|---|---|---|---|---|---|",
     ]
-    for res in runs:
+    for run, res in zip(args.runs, runs):
         rows += [
-            f"| {res['model']} | {network(res['config'])} | {e['epoch']} | {e['examples_seen']} | {e['train_error']:.2f} | "
+            f"| {Path(run).name} | {network(res['config'])} | {e['epoch']} | {e['examples_seen']} | {e['train_error']:.2f} | "
             f"{e['test_error']:.2f} | {e['examples_per_s']:.0f} |"
             for e in res["epochs"]
         ]

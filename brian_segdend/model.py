@@ -42,6 +42,14 @@ class Stimulus:
     variables: dict = field(default_factory=dict)
     steps: int = 0
 
+    def write(self) -> None:
+        """Write the tables' values and the variables into their Brian objects (runtime devices, or
+        standalone before the build); a model's ``load`` does this and restarts its counters."""
+        for table, values in self.tables.items():
+            table.values[:] = values
+        for (obj, name), value in self.variables.items():
+            setattr(obj, name, value)
+
 
 @runtime_checkable
 class Config(Protocol):

@@ -258,10 +258,7 @@ class SegregatedDendriteNetwork:
 
     def load(self, stimulus: Stimulus) -> None:
         """Write a :class:`Stimulus` into the objects (runtime, or standalone before the build)."""
-        for table, values in stimulus.tables.items():
-            table.values[:] = values
-        for (obj, name), value in stimulus.variables.items():
-            setattr(obj, name, value)
+        stimulus.write()
         self.controller.example = self.controller.step = self.controller.run_step = 0
 
     def load_examples(self, images, labels, learn: bool = False, record: bool = False, **settings) -> Quantity:

@@ -18,6 +18,7 @@ __all__ = [
     "check_choice",
     "check_flag",
     "check_examples",
+    "check_arrays",
 ]
 
 
@@ -74,3 +75,19 @@ def check_examples(images, labels, n_inputs: int, n_classes: int = 10) -> tuple[
     if not np.all(np.isfinite(images)) or (n and (images.min() < 0 or images.max() > 1)):
         raise ValueError("images must be finite intensities in [0, 1]")
     return images, labels
+
+
+def check_arrays(name: str, arrays: Any, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """``arrays`` as numpy arrays if there is one finite array per entry of ``shapes``, of that shape;
+    else an error naming the entry, e.g. ``weights['W'][1] has shape (3, 4); expected (5, 4)``."""
+    if len(arrays) != len(shapes):
+        raise ValueError(f"{name} has {len(arrays)} arrays; this network needs {len(shapes)}")
+    checked = []
+    for k, (array, shape) in enumerate(zip(arrays, shapes)):
+        array = np.asarray(array)
+        if array.shape != shape:
+            raise ValueError(f"{name}[{k}] has shape {array.shape}; expected {shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name}[{k}] contains {int(np.sum(~np.isfinite(array)))} NaN or infinite value(s)")
+        checked.append(array)
+    return checked

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import ModelConfig
+from .validation import check_arrays
 
 __all__ = [
     "V_MEAN",
@@ -138,16 +139,7 @@ def check_weights(config: ModelConfig, weights: dict):
     for key, shapes in expected.items():
         if key not in weights:
             raise ValueError(f"weights[{key!r}] is missing")
-        arrays = weights[key]
-        if len(arrays) != len(shapes):
-            raise ValueError(f"weights[{key!r}] has {len(arrays)} arrays; this network needs {len(shapes)}")
-        for k, (array, shape) in enumerate(zip(arrays, shapes)):
-            array = np.asarray(array)
-            if array.shape != shape:
-                raise ValueError(f"weights[{key!r}][{k}] has shape {array.shape}; expected {shape}")
-            if not np.all(np.isfinite(array)):
-                bad = int(np.sum(~np.isfinite(array)))
-                raise ValueError(f"weights[{key!r}][{k}] contains {bad} NaN or infinite value(s)")
+        check_arrays(f"weights[{key!r}]", weights[key], shapes)
     masks = weights.get("sparse_masks")
     if config.sparse_feedback and masks is not None:
         for k, (mask, shape) in enumerate(zip(masks, expected["Y"])):

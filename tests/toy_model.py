@@ -130,10 +130,7 @@ class DeltaModel:
         return Stimulus(tables, variables, n * self.config.steps_per_example)
 
     def load(self, stimulus):
-        for table, values in stimulus.tables.items():
-            table.values[:] = values
-        for (obj, name), value in stimulus.variables.items():
-            setattr(obj, name, value)
+        stimulus.write()
         self.controller.example = self.controller.step = 0
 
     def state_variables(self, weights=True):

@@ -269,10 +269,7 @@ class MicrocircuitNetwork:
 
     def load(self, stimulus):
         """Write a stimulus into the objects and restart the pattern counters (runtime devices)."""
-        for table, values in stimulus.tables.items():
-            table.values[:] = values
-        for (obj, name), value in stimulus.variables.items():
-            setattr(obj, name, value)
+        stimulus.write()
         self.controller.example = self.controller.step = 0
 
     def state_variables(self, weights=True):

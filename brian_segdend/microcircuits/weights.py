@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validation import check_arrays
 from .config import MicrocircuitConfig
 
 __all__ = ["KEYS", "initial_weights", "self_predicting", "self_prediction_distances", "check_weights", "weight_shapes"]
@@ -88,14 +89,6 @@ def check_weights(config: MicrocircuitConfig, weights) -> None:
     if missing or unknown:
         raise ValueError(f"weights need exactly the keys {KEYS}: missing {sorted(missing)}, unknown {sorted(unknown)}")
     for key, shapes in weight_shapes(config).items():
-        values = weights[key]
-        if len(values) != len(shapes):
-            raise ValueError(f"weights[{key!r}] has {len(values)} arrays; this network needs {len(shapes)}")
-        for k, (value, shape) in enumerate(zip(values, shapes)):
-            value = np.asarray(value)
-            if value.shape != shape:
-                raise ValueError(f"weights[{key!r}][{k}] has shape {value.shape}; expected {shape}")
-            if not np.all(np.isfinite(value)):
-                raise ValueError(f"weights[{key!r}][{k}] contains non-finite values")
+        for k, value in enumerate(check_arrays(f"weights[{key!r}]", weights[key], shapes)):
             if key in ("b", "b_I") and not config.biases and np.any(value != 0):
                 raise ValueError(f"weights[{key!r}][{k}] is non-zero, but this network has no biases (biases=False)")

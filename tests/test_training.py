@@ -1,6 +1,8 @@
 """Training loop: reproducibility, checkpoints, resume, errors (runtime numpy, tiny synthetic data)."""
 
+import glob
 import json
+import os
 import subprocess
 import sys
 
@@ -180,6 +182,10 @@ def test_test_runs_split_over_processes_give_the_serial_results(device):
         np.testing.assert_array_equal(value, state[key], err_msg=key)
     with pytest.raises(ValueError, match="workers=0"):
         sim.test(Xt[:4], yt[:4], workers=0)
+    if device == "cpp_standalone":  # the files Brian wrote for the runs' run_args are gone after present()
+        from brian2 import device as active
+
+        assert not glob.glob(os.path.join(active.project_dir, "static_arrays", "init_*"))
 
 
 def test_quick_tests_follow_refs_schedule_and_resume(tmp_path):

@@ -79,9 +79,8 @@ def test_lange_mapping_rounds_and_validates():
     assert params["spike_memory"] == 3 and params["forward_steps"] == 8 and params["test_steps"] == 93
     assert params["g_A"] == 0.05 and params["window_steps"] == 1 and params["random_phase_lengths"] is False
     ModelConfig.from_dict(params)  # a valid configuration
-    bad = dict(point, symmetric_weights=1, broadcast=1)  # not supported with 2 hidden layers
-    with pytest.raises(ValueError, match="symmetric_weights"):
-        ModelConfig.from_dict(hyperopt.to_params("segdend", bad))
+    symmetric = dict(point, symmetric_weights=1, broadcast=1)  # built for several hidden layers (issue 14)
+    assert ModelConfig.from_dict(hyperopt.to_params("segdend", symmetric)).symmetric_weights
     cnn = hyperopt.to_params("cnn", [20, 0.01, 2.4, 8, 3, 1, 2])
     assert cnn["channels"] == [8, 8] and cnn["kernel_size"] == 3 and cnn["padding"] == 2
     mlp = hyperopt.to_params("mlp", [200.2, 0.01, 2, 40, 60, 500, 500, 500, 500])

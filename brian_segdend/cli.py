@@ -7,6 +7,7 @@ that names the option and the value, and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -210,10 +211,23 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        with _HELD_BUILDS:
+            return _run(args)
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
         print(f"segdend: error: {exc}", file=sys.stderr)
         return 2
+
+
+#: the build directories a command holds until it returns (see :func:`_build_directory`)
+_HELD_BUILDS = contextlib.ExitStack()
+
+
+def _build_directory(key):
+    """The command's own ``cpp_standalone`` project for ``key`` (:func:`~.devices.shared_build`, held
+    until the command returns): concurrent commands of one architecture never share a directory."""
+    from .devices import shared_build
+
+    return _HELD_BUILDS.enter_context(shared_build(key))
 
 
 def _run(args):
@@ -267,7 +281,7 @@ def _test(args):
     if not (network / NETWORK if network.is_dir() else network).is_file():
         raise FileNotFoundError(f"no saved network at {args.network!r} (a run directory or a network.npz)")
     datasets.locate(args.dataset, args.data_dir, download=not args.no_download)
-    build = datasets.cache_dir() / ("build-test" + ("-single" if args.precision == "single" else ""))
+    build = _build_directory("test" + ("-single" if args.precision == "single" else ""))
     device = devices.activate(args.device, build_directory=build, precision=args.precision)
     err = evaluate(network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir, workers=args.test_workers)
     print(f"test error {err:.2f} % ({args.dataset}, device {device})")
@@ -278,7 +292,7 @@ def _selfpredict(args):
     """``segdend selfpredict``: the pre-training phase, its check printed and saved, the network saved."""
     import json
 
-    from . import datasets, devices, registry
+    from . import devices, registry
     from .results import atomic_write_text
     from .training import NETWORK, architecture_key, save_network
 
@@ -291,7 +305,7 @@ def _selfpredict(args):
 
     build = None
     if args.device in ("auto", "cpp_standalone"):  # one build per configuration and pattern count
-        build = datasets.cache_dir() / f"build-selfpredict-{architecture_key(config, args.patterns)}"
+        build = _build_directory(f"selfpredict-{architecture_key(config, args.patterns)}")
     device = devices.activate(args.device, build_directory=build)
     print(f"model {spec.name}, device {device}: {args.patterns} patterns without target, W^IP and W^PI learning")
     sim, report = pretrain_and_check(config, args.patterns, args.seed, args.checks, build_directory=build)
@@ -355,7 +369,7 @@ def _train(args):
     build = None
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
         suffix = "-single" if args.precision == "single" else ""
-        build = datasets.cache_dir() / f"build-{architecture_key(config, args.chunk_size)}{suffix}"
+        build = _build_directory(f"{architecture_key(config, args.chunk_size)}{suffix}")
     device = devices.activate(args.device, build_directory=build, threads=args.threads, precision=args.precision)
     kernel = f", kernel {config.kernel}" if spec.kind == registry.SEGDEND else ""  # spec §2: say which kernel runs
     print(f"model {spec.name}: {spec.description}\ndevice {device}{kernel}, run directory {out}")

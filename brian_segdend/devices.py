@@ -6,16 +6,19 @@ network is built.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEVICES", "PRECISIONS", "activate", "active_precision", "fastest_available"]
+__all__ = ["DEVICES", "PRECISIONS", "activate", "active_precision", "fastest_available", "shared_build"]
 
 #: Names accepted by :func:`activate` (``runtime`` = cython if it compiles here, else numpy).
 DEVICES = ("runtime", "numpy", "cython", "cpp_standalone", "cuda_standalone")
@@ -109,6 +112,34 @@ def activate(name="auto", build_directory=None, threads=0, compiler_flags=None, 
         kwargs["directory"] = str(build_directory)
     set_device(name, **kwargs)
     return name
+
+
+@contextlib.contextmanager
+def shared_build(key: str) -> Iterator[Path]:
+    """A ``cpp_standalone`` project directory for the architecture ``key``, held exclusively.
+
+    Directories live in ``<cache>/builds/<key>/<n>`` and are reused by every later run of the same
+    architecture (only changed files recompile, usually none); a process that finds every directory
+    of its key in use by other processes (two seeds of one model at once, two study workers) takes a
+    new one. The lock is a ``flock``, so a killed process frees its directory.
+    """
+    from .datasets import cache_dir
+
+    root = cache_dir() / "builds" / key
+    root.mkdir(parents=True, exist_ok=True)
+    for lane in range(1024):
+        handle = open(root / f"{lane}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield root / str(lane)
+        finally:
+            handle.close()
+        return
+    raise RuntimeError(f"no free build directory in {root}")
 
 
 #: Standard headers that every generated C++ file includes, precompiled once per compiler and flags.

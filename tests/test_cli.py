@@ -8,14 +8,14 @@ import sys
 import pytest
 
 import brian_segdend
-from brian_segdend import cli, registry
+from brian_segdend import cli, devices, registry
 from brian_segdend.config import parse_setting
 from brian_segdend.study import plans
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    """An empty cache directory: builds (``build-*``) and the precompiled header (``pch``) would go here."""
+    """An empty cache directory: builds (``builds/``) and the precompiled header (``pch``) would go here."""
     path = tmp_path / "cache"
     monkeypatch.setenv("BRIAN_SEGDEND_CACHE", str(path))
     monkeypatch.chdir(tmp_path)
@@ -23,7 +23,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def built(cache):
-    return sorted(p.name for p in cache.glob("*") if p.name.startswith(("build-", "pch"))) if cache.exists() else []
+    return sorted(p.name for p in cache.glob("*") if p.name.startswith(("builds", "pch"))) if cache.exists() else []
 
 
 @pytest.mark.parametrize(
@@ -96,6 +96,25 @@ def test_console_script_exits_non_zero_without_building(tmp_path):
     )
     assert out.returncode == 2 and "--n-train: must be an integer >= 0, got '-5'" in out.stderr
     assert "negative dimensions" not in out.stderr and built(tmp_path / "cache") == []
+
+
+def test_shared_build_directories_are_held_exclusively(cache):
+    with devices.shared_build("abc") as first:
+        with devices.shared_build("abc") as second:
+            assert first != second and first.parent == second.parent == cache / "builds" / "abc"
+    with devices.shared_build("abc") as again:
+        assert again == first  # reused once free
+
+
+def test_concurrent_commands_of_one_architecture_build_apart(cache):
+    with devices.shared_build("key") as running:  # e.g. another seed of the same model, still training
+        with cli._HELD_BUILDS:
+            mine = cli._build_directory("key")
+            assert mine != running and mine.parent == running.parent
+            with devices.shared_build("key") as third:
+                assert third not in (mine, running)  # held until the command returns
+    with devices.shared_build("key") as after:
+        assert after == running  # both released
 
 
 def test_set_reads_toml_values_into_model_config():

@@ -1,4 +1,4 @@
-"""The study's Dask engine (issue 13): tasks in fresh processes, time limits, killed workers, shared builds."""
+"""The study's Dask engine (issue 13): tasks in fresh processes, time limits, killed workers."""
 
 import os
 import signal
@@ -96,15 +96,6 @@ def test_a_task_that_kills_its_workers_twice_is_lost(client):
     out = _run(client, [("killer", kill_my_worker, ()), ("sum", add, (1, 1))])
     assert out["killer"].status == "lost" and "worker died" in out["killer"].message
     assert out["sum"].value == 2  # the others go on
-
-
-def test_shared_build_directories_are_held_exclusively(tmp_path, monkeypatch):
-    monkeypatch.setenv("BRIAN_SEGDEND_CACHE", str(tmp_path))
-    with engine.shared_build("abc") as first:
-        with engine.shared_build("abc") as second:
-            assert first != second and first.parent == second.parent == tmp_path / "builds" / "abc"
-    with engine.shared_build("abc") as again:
-        assert again == first  # reused once free
 
 
 def test_bad_worker_count_is_named():

@@ -12,15 +12,14 @@
 * A worker that dies while running a task (crash, out of memory, killed) makes Dask retry the task
   once on another worker (``distributed.scheduler.allowed-failures = 1`` in the embedded cluster;
   a running cluster uses its own setting); a second loss is reported as status ``'lost'``.
-* :func:`shared_build` hands out ``cpp_standalone`` project directories per architecture in the
-  cache, which all workers of a machine share.
+* Tasks build in :func:`brian_segdend.devices.shared_build` directories: one ``cpp_standalone``
+  project per architecture in the cache, which all workers of a machine share.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import os
 import pickle
 import signal
@@ -41,7 +40,6 @@ __all__ = [
     "connect",
     "run_tasks",
     "run_isolated",
-    "shared_build",
     "stop_on_sigterm",
 ]
 
@@ -299,34 +297,6 @@ def _main(directory: str) -> None:
         traceback.print_exc()
         result = (False, f"{type(exc).__name__}: {exc}")
     atomic_write_bytes(Path(directory) / "result.pkl", lambda fh: pickle.dump(result, fh))
-
-
-# --------------------------------------------------------------------------------------- builds
-@contextlib.contextmanager
-def shared_build(key: str) -> Iterator[Path]:
-    """A ``cpp_standalone`` project directory for the architecture ``key``, held exclusively.
-
-    Directories live in ``<cache>/builds/<key>/<n>`` and are reused by every later task of the same
-    architecture (only changed files recompile, usually none); a task that finds every directory of
-    its key in use by other tasks (e.g. two seeds of one model at once) takes a new one.
-    """
-    from ..datasets import cache_dir
-
-    root = cache_dir() / "builds" / key
-    root.mkdir(parents=True, exist_ok=True)
-    for lane in range(1024):
-        handle = open(root / f"{lane}.lock", "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        try:
-            yield root / str(lane)
-        finally:
-            handle.close()
-        return
-    raise RuntimeError(f"no free build directory in {root}")
 
 
 @contextlib.contextmanager

@@ -145,12 +145,11 @@ def _brian(kind, params, X, y, splits, epochs, seed, device, stop) -> dict[str, 
     from ... import devices
     from ...model import config_class
     from ...training import architecture_key, build_simulator
-    from ..engine import shared_build
 
     config = config_class(kind).from_dict({**params, "n_inputs": int(X.shape[1])})  # ValueError names the option
     active = devices.activate(device, make_jobs=MAKE_JOBS)
     capacity = min(1000, max(len(tr) for tr, _ in splits))
-    with shared_build(architecture_key(config, capacity)) as directory:
+    with devices.shared_build(architecture_key(config, capacity)) as directory:
         t0 = time.perf_counter()
         sim = build_simulator(
             config, seed=seed, capacity=capacity, build_directory=str(directory) if "standalone" in active else None

@@ -153,7 +153,31 @@ def side_by_side(case, **changes):
     return SideBySide(cfg, copy_feedback=case.copy_feedback, skip_first_steps=case.skip_first_steps)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+#: Cases also compiled by the default run, one per mechanism the generated code adds (spiking and rate
+#: modes, non-broadcast layers, learned feedback with bias and apical conductance, the untruncated
+#: kernel, rebuilt symmetric rows, sparse learned feedback, random plateau times); the
+#: ``cpp_standalone`` runs of the others (~45 s of compiling each) are ``-m long`` (a step of ``.ci/run``).
+STANDALONE_BY_DEFAULT = {
+    "REF-S",
+    "REF-NS",
+    "two-hidden-nonbroadcast",
+    "feedback-learning-bias-apical",
+    "untruncated",
+    "symmetric-broadcast-two-hidden",
+    "sparse-feedback-learning-rates",
+    "random-plateau-times",
+}
+
+
+@pytest.mark.parametrize(
+    "name, device",
+    [(name, "numpy") for name in sorted(CASES)]
+    + [
+        pytest.param(name, "cpp_standalone", marks=() if name in STANDALONE_BY_DEFAULT else pytest.mark.long)
+        for name in sorted(CASES)
+    ],
+    indirect=["device"],
+)
 def test_matches_oracle(name, device):
     case = CASES[name]
     both = side_by_side(case)

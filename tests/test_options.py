@@ -107,7 +107,7 @@ def test_symmetric_feedback_follows_learning():
         before = W
 
 
-@pytest.mark.parametrize("device", ["numpy", "cpp_standalone"], indirect=True)
+@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=pytest.mark.long)], indirect=True)
 def test_noisy_symmetric_feedback_broadcast_noise_per_entry(device):
     """Spec §5: W^T plus an i.i.d. N(0, 0.05^2) matrix, redrawn after every example (numpy's and C++'s randn)."""
     observer = FeedbackObserver(SYMMETRIC.replace(noisy_symmetric_weights=True))

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -244,7 +245,9 @@ def design_points(space: list, design: str, n: int, seed: int) -> list[list]:
     from skopt import sampler
 
     generator = {"sobol": sampler.Sobol(), "lhs": sampler.Lhs(criterion="maximin"), "halton": sampler.Halton()}[design]
-    return [_plain(x) for x in generator.generate(sp.dimensions, n, random_state=seed)]
+    with warnings.catch_warnings():  # Sobol's "n should be a power of 2": a design of any size is wanted
+        warnings.filterwarnings("ignore", "The balance properties of Sobol", UserWarning)
+        return [_plain(x) for x in generator.generate(sp.dimensions, n, random_state=seed)]
 
 
 def _plain(x) -> list:

@@ -32,8 +32,6 @@ from brian_segdend.results import (  # noqa: E402
     load_npz_checkpoint,
 )
 
-pytestmark = pytest.mark.xdist_group("baselines")  # one process builds the module fixtures (setup.cfg)
-
 torch.set_num_threads(1)  # small nets: one thread is as fast and avoids OpenMP spinning on shared cores
 
 CHANCE_ERROR = 90.0

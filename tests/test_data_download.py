@@ -29,8 +29,6 @@ torchvision = pytest.importorskip("torchvision")
 
 from brian_segdend import cli, datasets  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("data_download")  # one process builds the module fixtures (setup.cfg)
-
 MNIST_RAW = Path(DATA_DIR) / "MNIST" / "raw"
 needs_mnist = pytest.mark.skipif(not MNIST_RAW.is_dir(), reason="no ../shared/datasets/MNIST")
 

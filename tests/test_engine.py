@@ -10,8 +10,6 @@ import pytest
 
 from brian_segdend.study import engine
 
-pytestmark = pytest.mark.xdist_group("engine")  # one process builds the module fixtures (setup.cfg)
-
 pytest.importorskip("distributed")
 
 

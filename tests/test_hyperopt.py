@@ -18,8 +18,6 @@ from brian_segdend.study import engine, hyperopt, run_experiment
 from brian_segdend.study.hyperopt import replay
 from brian_segdend.study.hyperopt.search import Proposer
 
-pytestmark = pytest.mark.xdist_group("hyperopt")  # one process builds the module fixtures (setup.cfg)
-
 
 def _bounds(family):
     return {d.name: (d.low, d.high, type(d).__name__, getattr(d, "prior", None)) for d in hyperopt.search_space(family)}

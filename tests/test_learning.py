@@ -7,8 +7,6 @@ from conftest import DATA_DIR
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, datasets
 from brian_segdend.registry import load_model
 
-pytestmark = pytest.mark.xdist_group("learning")  # one process builds the module fixtures (setup.cfg)
-
 CHANCE = 90.0
 
 

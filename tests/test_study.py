@@ -12,8 +12,6 @@ from brian_segdend import datasets
 from brian_segdend.cli import main
 from brian_segdend.study import dynamics, engine, run_experiment, scalability, tables
 
-pytestmark = pytest.mark.xdist_group("study")  # one process builds the module fixtures (setup.cfg)
-
 N_MODELS, N_DATASETS = len(scalability.MODELS), 3
 
 

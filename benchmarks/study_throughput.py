@@ -34,7 +34,12 @@ def evals_per_hour(workers: int, settings: SearchSettings) -> tuple[float, list[
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--evaluations", type=int, default=32, help="16 or fewer: the last one, alone, weighs")
+    parser.add_argument(
+        "--evaluations",
+        type=int,
+        default=32,
+        help="per run; with 16 or fewer, the last one running alone lowers the 2-worker rate",
+    )
     parser.add_argument("--subset", type=int, default=3000, help="stratified MNIST images per evaluation")
     args = parser.parse_args(argv)
     n = args.evaluations

@@ -222,12 +222,12 @@ def main(argv=None):
 _HELD_BUILDS = contextlib.ExitStack()
 
 
-def _build_directory(key):
-    """The command's own ``cpp_standalone`` project for ``key`` (:func:`~.devices.shared_build`, held
-    until the command returns): concurrent commands of one architecture never share a directory."""
+def _build_directory(key, precision="double"):
+    """The command's own ``cpp_standalone`` project for ``key`` in ``precision`` (:func:`~.devices.shared_build`,
+    held until the command returns): concurrent commands of one architecture never share a directory."""
     from .devices import shared_build
 
-    return _HELD_BUILDS.enter_context(shared_build(key))
+    return _HELD_BUILDS.enter_context(shared_build(key if precision == "double" else f"{key}-{precision}"))
 
 
 def _run(args):
@@ -281,7 +281,7 @@ def _test(args):
     if not (network / NETWORK if network.is_dir() else network).is_file():
         raise FileNotFoundError(f"no saved network at {args.network!r} (a run directory or a network.npz)")
     datasets.locate(args.dataset, args.data_dir, download=not args.no_download)
-    build = _build_directory("test" + ("-single" if args.precision == "single" else ""))
+    build = _build_directory("test", args.precision)
     device = devices.activate(args.device, build_directory=build, precision=args.precision)
     err = evaluate(network, args.dataset, n_test=args.n_test or None, data_dir=args.data_dir, workers=args.test_workers)
     print(f"test error {err:.2f} % ({args.dataset}, device {device})")
@@ -368,8 +368,7 @@ def _train(args):
     config = spec.config()
     build = None
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
-        suffix = "-single" if args.precision == "single" else ""
-        build = _build_directory(f"{architecture_key(config, args.chunk_size)}{suffix}")
+        build = _build_directory(architecture_key(config, args.chunk_size), args.precision)
     device = devices.activate(args.device, build_directory=build, threads=args.threads, precision=args.precision)
     kernel = f", kernel {config.kernel}" if spec.kind == registry.SEGDEND else ""  # spec §2: say which kernel runs
     print(f"model {spec.name}: {spec.description}\ndevice {device}{kernel}, run directory {out}")

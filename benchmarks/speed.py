@@ -3,7 +3,8 @@
 Networks: 784-500-10 and 784-500-100-10 with the REF-S defaults (exact truncated kernel, Poisson
 spikes, random phase lengths 50 + Wald(2, 1), i.e. ~103 steps per training example and 250 per test
 example), on real MNIST images; ``784-500-10-rates`` is the same network in rate mode (REF-NS options:
-no conductances, rate feedforward and feedback, N_mem = 1). The baseline
+no conductances, rate feedforward and feedback, N_mem = 1); ``3072-500-10`` is REF-S on CIFAR-10
+images (the three colour channels flattened to 3072 inputs: about 14 times the input spikes of MNIST). The baseline
 (``benchmarks/numpy_baseline.py``) does REF's work per step with dense NumPy products and records
 nothing (the test oracle records full traces, which is no fair speed baseline); it is checked against
 the oracle first, then timed in this process on the first of the examples the devices run (same
@@ -37,7 +38,10 @@ NETWORKS = {
     "784-500-10": dict(n_hidden=(500,)),
     "784-500-100-10": dict(n_hidden=(500, 100)),
     "784-500-10-rates": dict(n_hidden=(500,), **RATES),
+    "3072-500-10": dict(n_hidden=(500,), n_inputs=3072),
 }
+#: the images of each network (the others: MNIST)
+DATASETS = {"3072-500-10": "cifar10"}
 DEFAULT_COUNTS = {
     "numpy": (4, 2),
     "cython": (40, 10),
@@ -46,7 +50,7 @@ DEFAULT_COUNTS = {
 }
 
 
-def time_device(device, options, n_train, n_test, threads, precision="double"):
+def time_device(device, options, n_train, n_test, threads, precision="double", dataset="mnist"):
     """Run in a fresh process (one Brian device per process); returns ms per training and test example,
     wall time then CPU time of the process and the binary (``getrusage``: less sensitive to other jobs
     on the machine than wall time)."""
@@ -58,7 +62,7 @@ if {generic!r}:
     codegen.DENSE_TEMPLATES.clear()          # Brian's own templates everywhere
 devices.activate({device.removesuffix("-generic")!r}, build_directory=tempfile.mkdtemp(), threads={threads},
                  precision={precision!r})
-X, y = datasets.load('mnist', 'train'); Xt, yt = datasets.load('mnist', 'test')
+X, y = datasets.load({dataset!r}, 'train'); Xt, yt = datasets.load({dataset!r}, 'test')
 sim = Simulator(SegregatedDendriteNetwork(ModelConfig(**{options!r}), seed=0, capacity={max(n_train, n_test)}))
 sim.build()
 sim.train(X[:{min(n_train, 50)}], y[:{min(n_train, 50)}], seed=1)     # warm-up (runtime code generation)
@@ -92,15 +96,15 @@ def numpy_networks(options):
     return cfg, NumpyNetwork(cfg, w), OracleNetwork({k: params[k] for k in PARAM_KEYS}, w["W"], w["b"], w["Y"], w["c"])
 
 
-def time_numpy(options, n_train, n_test, n_device_train):
+def time_numpy(options, n_train, n_test, n_device_train, dataset="mnist"):
     """ms per training and test example of the NumPy baseline (wall, then CPU time), on the first
     examples the device runs (same images, phase lengths and initial weights); first checks it against
     the oracle."""
     from brian_segdend import datasets, draw_phase_lengths
 
     cfg, net, oracle = numpy_networks(options)
-    X, y = datasets.load("mnist", "train")
-    Xt = datasets.load("mnist", "test")[0]
+    X, y = datasets.load(dataset, "train")
+    Xt = datasets.load(dataset, "test")[0]
     T_f, T_t = draw_phase_lengths(cfg, n_device_train, np.random.default_rng(2))  # as Simulator.train(seed=2)
     X, y = X[100 : 100 + n_train], y[100 : 100 + n_train]
     rngs = np.random.default_rng(7), np.random.default_rng(7)  # same draws: the baseline follows the oracle
@@ -136,13 +140,13 @@ def main():
     args = p.parse_args()
     rows, summary, baselines = [], None, {}
     for name in args.networks:
-        options = NETWORKS[name]
+        options, dataset = NETWORKS[name], DATASETS.get(name, "mnist")
         counts = {d: tuple(max(1, int(c * args.scale)) for c in DEFAULT_COUNTS.get(d, (100, 20))) for d in args.devices}
         n_device_train = max([c[0] for c in counts.values()] + [args.numpy_examples])
-        base = time_numpy(options, args.numpy_examples, max(2, args.numpy_examples // 4), n_device_train)
+        base = time_numpy(options, args.numpy_examples, max(2, args.numpy_examples // 4), n_device_train, dataset)
         rows.append((name, "numpy (vectorised, records nothing)", *base))
         for device in args.devices:
-            times = time_device(device, options, *counts[device], args.threads, args.precision)
+            times = time_device(device, options, *counts[device], args.threads, args.precision, dataset)
             rows.append((name, device, *times))
             if name == "784-500-10" and device == "cpp_standalone":
                 summary = (times[0], times[1], base[0] / times[0])

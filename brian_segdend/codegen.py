@@ -1,4 +1,4 @@
-"""Dense row propagation of all-to-all ``Synapses`` under ``cpp_standalone`` (a speed option).
+"""Code of this package's ``Synapses`` and layers under ``cpp_standalone`` (a speed option).
 
 Brian's generic synaptic propagation pushes every synapse of a spiking neuron through a spike queue
 and then visits each one through index arrays, which the compiler cannot vectorise. The feedforward
@@ -7,15 +7,23 @@ order (synapse ``i*n_post + j`` joins ``i`` and ``j``), so an event of neuron ``
 contiguous row ``i``. :class:`DenseRowsCodeObject` generates exactly the same per-synapse code as Brian,
 but loops over rows read straight from the source's event space (templates in ``templates/``),
 without the queue. Summed variables (the rate-based feedforward and feedback inputs) likewise sum
-row by row instead of through the index arrays (about 3x faster for 784-500-10 rates). The
-per-neuron operations of the layers (``run_regularly``: ring shifts, kernel sums, windows) tell the
-compiler that each neuron's iteration touches only its own entries (``#pragma GCC ivdep``), so it
-vectorises them; loops that call math functions or draws keep Brian's loop, so no result changes
-by a bit (about 25 % less time per training example). Only presynaptic pathways, summed variables
-and per-neuron operations of the objects built with it change; the objects, their variables and
-their results are those of ordinary ``Synapses`` and ``NeuronGroup`` s (the equivalence tests run
-both, the reference test compares bit for bit). Other devices and runtime targets use Brian's code
-unchanged.
+row by row instead of through the index arrays (about 3x faster for 784-500-10 rates).
+
+The layers' ``NeuronGroup`` s use it too (``templates/dense_rows_*.cpp`` say what each changes):
+
+* per-neuron operations tell the compiler that each neuron's iteration touches only its own entries
+  (``#pragma GCC ivdep``), so it vectorises them, with glibc's vector ``exp`` for the rates (within
+  4 ulp of the scalar one); loops that draw random numbers or call ``log`` keep Brian's loop
+  (:func:`vectorisable`);
+* an operation that only moves rings one step back (the input memories and past counts of the
+  truncated kernel) swaps the arrays' pointers instead of moving every value;
+* event conditions test their per-step terms (``plastic == 1 and step == ...``) before the loop over
+  neurons, and count without a branch;
+* event code that every neuron runs (windows, errors) loops over the neurons in order, vectorised.
+
+The objects, their variables and their results are those of ordinary ``Synapses`` and
+``NeuronGroup`` s (the equivalence tests run both at 1e-9; ``tests/test_reference.py`` fixes the
+trained weights bit for bit). Other devices and runtime targets use Brian's code unchanged.
 """
 
 from __future__ import annotations
@@ -33,7 +41,17 @@ DENSE_TEMPLATES = {
     "synapses_push_spikes": "dense_rows_push_spikes",
     "summed_variable": "dense_rows_summed_variable",
     "stateupdate": "dense_rows_stateupdate",
+    "threshold": "dense_rows_threshold",
+    "reset": "dense_rows_reset",
 }
+
+
+def vectorisable(vector_code) -> bool:
+    """Whether per-neuron code (Brian's lines) may run as a vectorised loop: it draws no random numbers
+    (draws have a state) and calls no ``log`` (only ``exp`` has its vector version declared, in
+    ``templates/dense_rows_common.cpp``)."""
+    code = "\n".join(vector_code)
+    return not any(name in code for name in ("rand", "poisson(", "log("))
 
 
 class _DenseRowsTemplater(Templater):
@@ -52,7 +70,7 @@ class DenseRowsCodeObject(CPPStandaloneCodeObject):
     templater = _DenseRowsTemplater(
         ("brian_segdend",) + CPPStandaloneCodeObject.templater.package_names,
         ".cpp",
-        env_globals=CPPStandaloneCodeObject.templater.env_globals,
+        env_globals={**CPPStandaloneCodeObject.templater.env_globals, "vectorisable": vectorisable},
         templates_dir=("templates",) + CPPStandaloneCodeObject.templater.templates_dir,
     )
 

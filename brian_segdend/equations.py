@@ -96,7 +96,8 @@ PHASE_EVENTS = {
     "forward_end": "step == T_f - 1",  # training-error diagnostic (§7)
     "example_start": "plastic == 0 and step == 0",  # test runs: zero all state (§7)
     "new_example": "step == 0",  # fresh Exp(1) amounts of the spike draws
-    "forward_window": "step >= T_f - K_f and step < T_f",  # accumulate the filtered input
+    # a training example's forward window: sources average their output for learning (test runs skip it)
+    "learning_window": "plastic == 1 and step >= T_f - K_f and step < T_f",
     "record": "recording == 1 and recorded == 1",  # monitoring runs (see monitoring.py)
 }
 

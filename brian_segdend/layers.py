@@ -41,10 +41,11 @@ OPERATIONS = {
     "zero_state": ("zero_state", "example_start"),
     "fresh_draws": ("fresh_draws", "new_example"),
     "prepare": ("prepare", None),
+    "shift": ("shift", None),
     "soma": ("soma", None),
     "draw": ("draw", None),
     "windows": ("windows", None),
-    "averages": ("windows", "forward_window"),
+    "averages": ("windows", "learning_window"),
     "keep_previous": ("keep_previous", None),
     "errors": ("errors", "learn"),
     "backprop": ("backprop_error", "backprop"),
@@ -120,6 +121,7 @@ def build_layer(config: ModelConfig, l: int, form: dict, controller: NeuronGroup
         reset=reset,
         events={event: condition for event, condition in eq.PHASE_EVENTS.items() if event in events},
         name=f"{name}_neurons",
+        codeobj_class=dense_rows_code_object(),
         **group_options,
     )
     for var in PHASE_CLOCK:
@@ -184,7 +186,7 @@ def basal_input(config: ModelConfig) -> Part:
         return Part(Equations("d_ff : 1"))
     memory = eq.memory_variables(config, "basal")
     eqs = eq.variables(memory) + Equations(f"d_ff = {eq.memory_sum(config, 'basal')} : 1")
-    return Part(eqs, {"prepare": [eq.memory_step(config, "basal")]}, memory)
+    return Part(eqs, {"shift": [eq.memory_step(config, "basal")]}, memory)
 
 
 def apical_input(config: ModelConfig) -> Part:
@@ -192,8 +194,11 @@ def apical_input(config: ModelConfig) -> Part:
     if not config.spiking_feedback:
         return Part(Equations("a_fb : 1"), {"prepare": ["a = a_fb + c + a_ext"]})
     memory = eq.memory_variables(config, "apical")
-    code = f"a = {eq.memory_sum(config, 'apical')} + c + a_ext\n" + eq.memory_step(config, "apical")
-    return Part(eq.variables(memory), {"prepare": [code]}, memory)
+    code = {
+        "prepare": [f"a = {eq.memory_sum(config, 'apical')} + c + a_ext"],
+        "shift": [eq.memory_step(config, "apical")],
+    }
+    return Part(eq.variables(memory), code, memory)
 
 
 def source_averages(config: ModelConfig, l: int) -> Part:
@@ -263,15 +268,15 @@ def spike_draw(config: ModelConfig, l: int, form: dict) -> tuple[Part, str, str]
     Returns the part, the threshold condition and the reset code.
     """
     lags = eq.lag_names("S", topology.spike_lags(config, l), first=1)
-    draw = [eq.shift_code(lags, "S")] if lags else []
-    draw.append(form["step"])
+    draw = [form["step"]]
     reset = [form["reset"]] if form["reset"] else []
     if topology.spiking_source(config, l) and config.kernel == "untruncated":
         draw.append(eq.trace_decay(config))
         reset.append(eq.trace_increments(config))
     draw_state = Equations(form["variables"])
     eqs = Equations("S : integer  # spike count emitted this step") + eq.variables(lags, "integer") + draw_state
-    code = {"draw": draw, "fresh_draws": [form["new_example"]] if form["new_example"] else []}
+    code = {"shift": [eq.shift_code(["S", *lags], "0")] if lags else [], "draw": draw}
+    code["fresh_draws"] = [form["new_example"]] if form["new_example"] else []
     return Part(eqs, code, ["S", *lags, *draw_state.names]), form["threshold"], "\n".join(reset)
 
 
@@ -284,9 +289,7 @@ def schedule_operations(group: NeuronGroup, l: int, code: dict, name: str) -> No
         if not code[op]:
             continue
         if event is None:
-            group.run_regularly(
-                "\n".join(code[op]), **schedule.at(slot, l), name=f"{name}_{op}", codeobj_class=dense_rows_code_object()
-            )
+            group.run_regularly("\n".join(code[op]), **schedule.at(slot, l), name=f"{name}_{op}")
         else:
             group.run_on_event(event, "\n".join(code[op]), **schedule.at(slot, l))
 

@@ -45,7 +45,7 @@ SLOTS = {
     "fresh_draws": ("start", -3),  # fresh Exp(1) amounts of the spike draws at step 0
     "record_event": ("end", 5),  # thresholder of the 'record' event (monitoring runs)
     "monitors": ("end", 6),  # recorders (monitoring.py) and monitors of the state after the sweep
-    "window_event": ("end", 9),  # thresholder of forward_window
+    "window_event": ("end", 9),  # thresholder of learning_window
     "windows": ("end", 10),  # window sums (spec §4) and the sources' input averages
     "keep_previous": ("end", 11),  # a source's output of this step, read one step late
     "example_end_events": ("end", 12),  # thresholders of example_end and forward_end
@@ -67,10 +67,11 @@ SLOTS = {
 #: Operations of layer ``l`` in the ``groups`` slot, at order ``100*l + offset``.
 LAYER_STEPS = {
     "rate_feedback": -10,  # summed rate feedback into this layer (its source has not updated yet)
-    "prepare": 0,  # apical potential from its memory, shifts/decays of the input memories
+    "prepare": 0,  # apical potential from its memory
+    "shift": 1,  # the input memories and past counts move one step back (or decay: untruncated kernel)
     "feedforward": 10,  # this step's spikes or rates of the layer below arrive
     "soma": 20,  # somatic potential and rate
-    "draw": 30,  # per-step part of the spike draw (lag shift, S = 0)
+    "draw": 30,  # per-step part of the spike draw (S = 0)
     "spikes": 40,  # threshold: the neurons that fire this step
     "counts": 41,  # reset: their spike counts
     "feedback": 50,  # this layer's spikes reach the apical memory of the layers it feeds back to
@@ -96,7 +97,7 @@ EVENT_SLOTS = {
     "example_start": "example_events",
     "new_example": "example_events",
     "record": "record_event",
-    "forward_window": "window_event",
+    "learning_window": "window_event",
     "example_end": "example_end_events",
     "forward_end": "example_end_events",
     "learn": "learn_events",

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,12 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
+def _remove_directory(directory, owner):
+    """Remove a temporary project directory, from the process that made it only (not a forked part)."""
+    if os.getpid() == owner:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _run_part(p):
     """In a forked process: run part ``p``'s chunks; returns their read-outs and the seconds inside runs."""
     sim, run_chunks, parts = _PARALLEL_JOB
@@ -89,7 +96,8 @@ class Simulator:
     model : Model
         Built under the device that is active now (``set_device`` is the caller's business).
     build_directory : str, optional
-        ``cpp_standalone`` project directory (a temporary one by default).
+        ``cpp_standalone`` project directory; by default a temporary one, removed with the simulator
+        (or at the end of the process).
     """
 
     def __init__(self, model: Model, build_directory=None):
@@ -337,7 +345,10 @@ class Simulator:
         ) % max(1, int(prefs.devices.cpp_standalone.openmp_threads))
         device.insert_code("main", code)
         self.model.brian_network.run(self.model.max_duration, namespace={})
-        directory = self._build_directory or tempfile.mkdtemp(prefix="brian_segdend_")
+        directory = self._build_directory
+        if directory is None:
+            directory = tempfile.mkdtemp(prefix="brian_segdend_")
+            weakref.finalize(self, _remove_directory, directory, os.getpid())
         device.build(directory=directory, run=False, compile=True)
         self._built = True
 

@@ -16,9 +16,11 @@ def test_schedule_follows_the_reference_order(device):
     entries = [(e.name, e.when, e.order) for e in net.brian_network.scheduling_summary().entries]
     position = {name: k for k, (name, _, _) in enumerate(entries)}
     sequence = [
+        "input_shift",
         "input_draw",
         "input_neurons_spike_thresholder",
         "hidden1_prepare",
+        "hidden1_shift",
         "hidden1_ff_pre",
         "hidden1_soma",
         "hidden1_draw",
@@ -27,7 +29,7 @@ def test_schedule_follows_the_reference_order(device):
         "hidden2_soma",
         "hidden2_draw",
         "hidden1_fb_pre",
-        "output_prepare",
+        "output_shift",
         "output_ff_pre",
         "output_soma",
         "output_draw",

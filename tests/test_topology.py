@@ -73,7 +73,7 @@ def test_a_spiking_source_with_learned_rate_feedback_keeps_its_previous_rate():
 def test_the_layer_sweep_runs_layer_by_layer_with_one_step_late_feedback():
     """Spec §3: within a step each layer finishes before the next starts; a layer's spikes reach the
     feedback memory of the layers below only after they have read it (one-step lag)."""
-    steps = ["rate_feedback", "prepare", "feedforward", "soma", "draw", "spikes", "counts", "feedback"]
+    steps = ["rate_feedback", "prepare", "shift", "feedforward", "soma", "draw", "spikes", "counts", "feedback"]
     sweep = [(l, step) for l in range(4) for step in steps]
     orders = [schedule.at(step, l)["order"] for l, step in sweep]
     assert orders == sorted(orders) and len(set(orders)) == len(orders)

@@ -16,3 +16,17 @@ for(int32_t _post = 0; _post < {{n_post}}; _post++)
     {{caller()}}
 }
 {% endmacro %}
+
+{# glibc's vector exp (libmvec, within 4 ulp of the scalar exp) for vectorised per-neuron loops that
+   call exp (the rates, the plateau potentials), where GCC and glibc on x86-64 provide it: Brian
+   compiles with -fno-finite-math-only, under which glibc's headers do not declare it. #}
+{% macro vector_exp(vector_code) %}
+{% if vectorisable(vector_code) and 'exp(' in vector_code|join('\n') %}
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+extern "C" {
+__attribute__((__simd__("notinbranch"))) double exp(double) noexcept(true);
+__attribute__((__simd__("notinbranch"))) float expf(float) noexcept(true);
+}
+#endif
+{% endif %}
+{% endmacro %}

@@ -186,6 +186,7 @@ class Simulator:
         if learn or workers == 1 or len(chunks) == 1 or not _can_fork():
             outputs = run_chunks(chunks)
         else:
+            self.build()  # once, before the parts fork
             outputs = self._present_parallel(run_chunks, np.array_split(chunks, min(workers, len(chunks))))
         self.records = {name: np.concatenate([r[name] for r in records]) for name in (records[0] if records else {})}
         if self.standalone:

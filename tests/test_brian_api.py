@@ -175,3 +175,23 @@ def test_standalone_compiles_with_a_precompiled_standard_header(device, tmp_path
     assert Path(f"{header}.gch").stat().st_size > 0
     monkeypatch.setenv("CXX", "clang++")
     assert devices.with_precompiled_header(flags) == flags[:-1]
+
+
+@pytest.mark.standalone_only
+def test_a_temporary_project_directory_goes_with_its_simulator(device):
+    """Without ``build_directory`` a simulator compiles into a temporary folder and removes it when it
+    is collected, not in a process forked from it (a test split), where the folder is still in use."""
+    import gc
+    import os
+
+    from brian2 import device as brian_device
+
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(0, 1, (4, SMALL.n_inputs)), rng.integers(0, 10, 4)
+    sim = Simulator(SegregatedDendriteNetwork(SMALL, seed=0, capacity=2))
+    sim.error(X, y, seed=1, workers=2)  # two chunks, one per forked process
+    directory = brian_device.project_dir
+    assert os.path.basename(directory).startswith("brian_segdend_") and os.path.isdir(directory)
+    del sim
+    gc.collect()
+    assert not os.path.exists(directory)

@@ -294,7 +294,7 @@ def _selfpredict(args):
 
     from . import devices, registry
     from .results import atomic_write_text
-    from .training import NETWORK, architecture_key, save_network
+    from .training import NETWORK, build_key, save_network
 
     spec = registry.load_model(args.model).with_settings(args.set)
     if spec.kind != "microcircuit":
@@ -305,7 +305,7 @@ def _selfpredict(args):
 
     build = None
     if args.device in ("auto", "cpp_standalone"):  # one build per configuration and pattern count
-        build = _build_directory(f"selfpredict-{architecture_key(config, args.patterns)}")
+        build = _build_directory(f"selfpredict-{build_key(config, args.patterns)}")
     device = devices.activate(args.device, build_directory=build)
     print(f"model {spec.name}, device {device}: {args.patterns} patterns without target, W^IP and W^PI learning")
     sim, report = pretrain_and_check(config, args.patterns, args.seed, args.checks, build_directory=build)
@@ -363,12 +363,12 @@ def _train(args):
         print(f"test error {result['test_error']:.2f} %")
         return 0
 
-    from .training import architecture_key, train
+    from .training import build_key, train
 
     config = spec.config()
     build = None
     if args.device in ("auto", "cpp_standalone", "cuda_standalone"):
-        build = _build_directory(architecture_key(config, args.chunk_size), args.precision)
+        build = _build_directory(build_key(config, args.chunk_size), args.precision)
     device = devices.activate(args.device, build_directory=build, threads=args.threads, precision=args.precision)
     kernel = f", kernel {config.kernel}" if spec.kind == registry.SEGDEND else ""  # spec §2: say which kernel runs
     print(f"model {spec.name}: {spec.description}\ndevice {device}{kernel}, run directory {out}")

@@ -136,6 +136,26 @@ class ModelConfig(PlainData):
     kind: ClassVar[str] = "segdend"  # the model kind these parameters belong to (see brian_segdend.model)
     #: Options added after the first saved runs: they enter training.architecture_key only when on.
     added_flags: ClassVar[tuple[str, ...]] = REF_FLAGS + ("record_backprop_angle",)
+    #: Values that reach the network as variables (shared constants, the clock's dt, the tables of phase
+    #: lengths), not as literals in its code: configs that differ only in these share a build
+    #: (training.build_key), where a new build recompiles only the file that sets initial values.
+    run_time_fields: ClassVar[tuple[str, ...]] = (
+        "dt",
+        "forward_steps",
+        "target_steps",
+        "test_steps",
+        "window_steps",
+        "test_window_steps",
+        "lambda_max",
+        "tau_s",
+        "tau_L",
+        "g_B",
+        "g_A",
+        "E_E",
+        "E_I",
+        "learning_rates",
+        "feedback_learning_rates",
+    )
 
     n_inputs: int = 784
     n_hidden: tuple = (500,)

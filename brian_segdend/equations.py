@@ -341,6 +341,12 @@ def spike_gains(config: ModelConfig) -> tuple[float, float]:
     return tuple(d / (config.tau_L - config.tau_s) for d in decays(config))
 
 
+def kernel_names(config: ModelConfig) -> list[str]:
+    """``kappa_1 .. kappa_N``: the truncated kernel's values (spec §2) as shared constants of each layer,
+    set at run time, so that networks differing only in tau_L, tau_s share their compiled code."""
+    return lag_names("kappa", config.spike_memory, first=1)
+
+
 def memory_variables(config: ModelConfig, compartment: str) -> list[str]:
     """``D_0 .. D_{N-1}`` (truncated) or ``A_L, A_s`` (untruncated): the spike-input memory of a
     ``'basal'`` or ``'apical'`` compartment."""
@@ -353,7 +359,7 @@ def memory_variables(config: ModelConfig, compartment: str) -> list[str]:
 def memory_sum(config: ModelConfig, compartment: str) -> str:
     """The filtered input ``sum_k kappa(k+1) D_k`` (or ``A_L - A_s``) of a compartment."""
     names = memory_variables(config, compartment)
-    return fir_sum(names, config.kernel_values()) if config.kernel == "truncated" else f"{names[0]} - {names[1]}"
+    return fir_sum(names, kernel_names(config)) if config.kernel == "truncated" else f"{names[0]} - {names[1]}"
 
 
 def memory_step(config: ModelConfig, compartment: str) -> str:
@@ -386,7 +392,7 @@ def filtered_output(config: ModelConfig, spiking: bool, lagged: bool) -> str:
     if config.kernel == "untruncated":
         return "p_prev" if lagged else "x_L - x_s"
     names = ["S" if n == "S_0" else n for n in lag_names("S", config.spike_memory, first=1 if lagged else 0)]
-    return fir_sum(names, config.kernel_values())
+    return fir_sum(names, kernel_names(config))
 
 
 def trace_decay(config: ModelConfig) -> str:
@@ -455,10 +461,10 @@ def variables(names, unit: str = "1") -> Equations:
 
 
 def fir_sum(names, coefficients) -> str:
-    """The expression ``c0*n0 + c1*n1 + ...`` (coefficients written with full precision)."""
+    """The expression ``c0*n0 + c1*n1 + ...`` (coefficients: names, or numbers written with full precision)."""
     if not names:
         return "0"
-    return " + ".join(f"{float(c)!r}*{n}" for c, n in zip(coefficients, names))
+    return " + ".join(f"{c if isinstance(c, str) else repr(float(c))}*{n}" for c, n in zip(coefficients, names))
 
 
 def shift_code(names, newest: str) -> str:

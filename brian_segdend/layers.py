@@ -158,6 +158,8 @@ def layer_parts(config: ModelConfig, l: int, form: dict) -> tuple[list[Part], st
     if role != "input":
         parts.append(basal_input(config))
     parts += [source_averages(config, l), learning(config, l), draw]
+    if config.kernel == "truncated":
+        parts.append(Part(eq.variables(eq.kernel_names(config), "1 (shared, constant)")))
     return parts, threshold, reset
 
 
@@ -295,9 +297,12 @@ def schedule_operations(group: NeuronGroup, l: int, code: dict, name: str) -> No
 
 
 def set_constants(group: NeuronGroup, config: ModelConfig, l: int) -> None:
-    """The layer's constants: rates, conductances, learning rates times P (spec §5, §8)."""
+    """The layer's constants: rates, conductances, learning rates times P, kernel (spec §2, §5, §8)."""
     cfg, role = config, topology.role(config, l)
     group.lambda_step = cfg.lambda_step
+    if cfg.kernel == "truncated":
+        for name, value in zip(eq.kernel_names(cfg), cfg.kernel_values()):
+            setattr(group, name, value)
     if role != "input":
         group.g_L, group.g_B = cfg.g_L, cfg.g_B
         group.eta_P = cfg.learning_rates[l - 1] * (cfg.P_output if role == "output" else cfg.P_hidden)

@@ -29,6 +29,7 @@ __all__ = [
     "save_network",
     "load_network",
     "architecture_key",
+    "build_key",
     "build_simulator",
     "brian_log_above",
 ]
@@ -46,6 +47,17 @@ def architecture_key(config: Config, capacity: int) -> str:
     added = getattr(config, "added_flags", ())
     values = {k: v for k, v in config.to_dict().items() if not (k in added and not v)}
     text = json.dumps({"config": values, "capacity": capacity}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_key(config: Config, capacity: int) -> str:
+    """Hash of what shapes the generated code: :func:`architecture_key` without the config's
+    ``run_time_fields`` (e.g. the learning rates and time constants a hyperparameter search samples).
+    Builds of one key share a project directory: every build writes its code again and recompiles
+    only the files that changed."""
+    run_time = getattr(config, "run_time_fields", ())
+    values = {k: v for k, v in config.to_dict().items() if k not in run_time}
+    text = json.dumps({"kind": config.kind, "config": values, "capacity": capacity}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -196,3 +196,17 @@ def test_architecture_key_of_older_runs_is_unchanged():
     assert architecture_key(ModelConfig(), 1000) == "70e6fdf877784c2a"
     assert architecture_key(ModelConfig(n_hidden=(7,), spike_memory=4), 10) == "07047017bfc8d00a"
     assert architecture_key(ModelConfig(), 1000) != architecture_key(ModelConfig(), 999)
+
+
+def test_configs_that_differ_in_run_time_values_share_a_build_key():
+    """What a search samples (rates, time constants, phase lengths) reaches the network as variables:
+    such configs share a build; flags, layer sizes and the chunk capacity do not."""
+    from brian_segdend.training import architecture_key, build_key
+
+    base = ModelConfig(n_hidden=(30,))
+    sampled = base.replace(learning_rates=(0.1, 0.05), tau_s=2.0, tau_L=12.0, dt=0.5, forward_steps=20, g_A=0.08)
+    assert build_key(sampled, 100) == build_key(base, 100)
+    assert architecture_key(sampled, 100) != architecture_key(base, 100)  # checkpoints still tell them apart
+    for other in (base.replace(n_hidden=(31,)), base.replace(conductances=False), base.replace(spike_memory=4)):
+        assert build_key(other, 100) != build_key(base, 100)
+    assert build_key(base, 99) != build_key(base, 100)

@@ -171,7 +171,7 @@ def _train_brian(plan: RunPlan, run_dir: Path, data_dir, threads: int) -> None:
     config = spiking_config(plan).replace(n_inputs=int(X.shape[1]))
     active = devices.activate(plan.device, make_jobs=1)
     capacity = min(1000, max(*sizes(plan), 1))  # as training.train computes it
-    with devices.shared_build(training.architecture_key(config, capacity)) as build:
+    with devices.shared_build(training.build_key(config, capacity)) as build:
         training.train(
             config,
             plan.dataset,

@@ -144,12 +144,12 @@ def _brian(kind, params, X, y, splits, epochs, seed, device, stop) -> dict[str, 
     """Cross-validation of a Brian model kind (a family of :data:`~.space.BRIAN_FAMILIES` is its kind)."""
     from ... import devices
     from ...model import config_class
-    from ...training import architecture_key, build_simulator
+    from ...training import build_key, build_simulator
 
     config = config_class(kind).from_dict({**params, "n_inputs": int(X.shape[1])})  # ValueError names the option
     active = devices.activate(device, make_jobs=MAKE_JOBS)
     capacity = min(1000, max(len(tr) for tr, _ in splits))
-    with devices.shared_build(architecture_key(config, capacity)) as directory:
+    with devices.shared_build(build_key(config, capacity)) as directory:
         t0 = time.perf_counter()
         sim = build_simulator(
             config, seed=seed, capacity=capacity, build_directory=str(directory) if "standalone" in active else None

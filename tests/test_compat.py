@@ -78,4 +78,4 @@ def test_dense_rows_templater_answers_attribute_lookups_like_brian():
     for brian_name, ours in DENSE_TEMPLATES.items():
         source = getattr(templater, brian_name).template_source
         assert "Dense row" in source or "brian_segdend.codegen" in source, ours
-    assert "brian_segdend" not in templater.threshold.template_source  # the others are Brian's
+    assert "brian_segdend" not in templater.spikemonitor.template_source  # the others are Brian's

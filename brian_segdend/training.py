@@ -46,8 +46,7 @@ def architecture_key(config: Config, capacity: int) -> str:
     """
     added = getattr(config, "added_flags", ())
     values = {k: v for k, v in config.to_dict().items() if not (k in added and not v)}
-    text = json.dumps({"config": values, "capacity": capacity}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return _short_hash({"config": values, "capacity": capacity})
 
 
 def build_key(config: Config, capacity: int) -> str:
@@ -57,8 +56,12 @@ def build_key(config: Config, capacity: int) -> str:
     only the files that changed."""
     run_time = getattr(config, "run_time_fields", ())
     values = {k: v for k, v in config.to_dict().items() if k not in run_time}
-    text = json.dumps({"kind": config.kind, "config": values, "capacity": capacity}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return _short_hash({"kind": config.kind, "config": values, "capacity": capacity})
+
+
+def _short_hash(payload: dict) -> str:
+    """16 hex digits of the SHA-256 of ``payload`` as sorted JSON (the keys of this module)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def build_simulator(

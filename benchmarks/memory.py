@@ -7,7 +7,8 @@ MNIST arrays would dominate the Python process), and reports:
 
 * needed: the bytes of every array Brian holds for the network's groups and synapses (weights,
   feedback weights, biases, potentials, spike memories, synapse indices, the images of one chunk),
-  read from the Brian objects themselves;
+  read from the Brian objects themselves (each array at its size: one value for a scalar, the
+  number of synapses or of neurons for the others);
 * the peak resident memory of the simulation binary (``/usr/bin/time -f %M`` around each run of
   ``main``, through Brian's ``devices.cpp_standalone.run_cmd_unix``; ``getrusage`` of the children
   would count the Python process's pages at the fork) and of the Python process.
@@ -29,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CODE = """
 import resource
 import numpy as np
-from brian2 import NeuronGroup, Synapses, prefs
+from brian2 import NeuronGroup, Synapses, get_device, prefs
 from brian2.core.variables import ArrayVariable
 from brian_segdend import ModelConfig, SegregatedDendriteNetwork, Simulator, devices
 
@@ -43,12 +44,13 @@ sim.build()
 for k in range({chunks}):
     sim.train(X[k * {chunk}:(k + 1) * {chunk}], y[k * {chunk}:(k + 1) * {chunk}], seed=k)
 sim.error(X[:{chunk}], y[:{chunk}], seed=99)
-needed = 0
+arrays = {{}}  # one entry per array (i, j, _presynaptic_idx are other names of _synaptic_pre/post)
 for obj in model.brian_network.objects:
     if isinstance(obj, (NeuronGroup, Synapses)):
         for var in obj.variables.values():
             if isinstance(var, ArrayVariable) and var.owner.name == obj.name:
-                needed += (1 if var.scalar else len(obj)) * np.dtype(var.dtype).itemsize
+                arrays[get_device().get_array_name(var, access_data=False)] = np.asarray(var.get_value()).nbytes
+needed = sum(arrays.values())
 binary = max(int(line) for line in open({peaks!r}) if line.strip().isdigit()) * 1024
 python = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print("RESULT", needed, binary, python)

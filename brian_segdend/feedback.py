@@ -22,7 +22,8 @@ def build_feedback(config: ModelConfig, l: int, source, target, mask: np.ndarray
     """The ``Synapses`` of Y_l from layer ``source`` into hidden layer ``target`` (spec §1, §5).
 
     ``mask`` marks the entries of Y_l (``(n_l, n_source)``) that sparse feedback leaves out;
-    ``synapses(source, target, name, dense=..., **keywords)`` makes the object (the network's factory).
+    ``synapses(source, target, name, dense=..., **keywords)`` makes the object (the network's factory;
+    dense ones come connected all-to-all).
     Returns the synapses and the ``(rows, columns)`` of Y_l they hold, synapse by synapse.
     """
     cfg, src_index = config, topology.feedback_source(config, l)
@@ -40,11 +41,12 @@ def build_feedback(config: ModelConfig, l: int, source, target, mask: np.ndarray
     if rebuilt:  # y = Y_l rebuilt from W after every update (connected entries of a sparse Y: x5)
         gain = cfg.sparse_scale if cfg.sparse_feedback else 1.0
         on_post["rebuild"], on_event["rebuild"] = eq.rebuilt_feedback(cfg, cfg.n_outputs, gain), "rebuild"
+    dense = not mask.any()
     syn = synapses(  # all-to-all in presynaptic order unless sparse
         source,
         target,
         f"{target.name}_fb",
-        dense=not mask.any(),
+        dense=dense,
         model="\n".join(model),
         on_pre=on_pre or None,
         on_post=on_post or None,
@@ -53,7 +55,8 @@ def build_feedback(config: ModelConfig, l: int, source, target, mask: np.ndarray
     post_idx, pre_idx = np.nonzero(~mask)  # Y[post, pre]; sparse entries are not connected
     order = np.lexsort((post_idx, pre_idx))
     pre_idx, post_idx = pre_idx[order], post_idx[order]
-    syn.connect(i=pre_idx, j=post_idx)
+    if not dense:
+        syn.connect(i=pre_idx, j=post_idx)
     if cfg.spiking_feedback:
         schedule.place(syn.pre, "feedback", src_index)
     else:

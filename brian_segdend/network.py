@@ -18,7 +18,7 @@ from brian2 import Clock, EventMonitor, Network, Quantity, Synapses, TimedArray,
 
 from . import equations as eq
 from . import schedule, topology
-from .codegen import dense_rows_code_object
+from .codegen import synapses
 from .config import ModelConfig
 from .feedback import build_feedback
 from .layers import Layer, add_collector, build_controller, build_layer
@@ -382,9 +382,9 @@ class SegregatedDendriteNetwork:
         return eq.replay_counts(name)
 
     def _synapses(self, source: Layer, target: Layer, name: str, dense: bool = True, **kwds) -> Synapses:
-        codeobj_class = dense_rows_code_object() if dense else None
-        kwds.update(clock=self.clock, namespace=self._namespace, name=name, codeobj_class=codeobj_class)
-        return Synapses(source.neurons, target.neurons, **kwds)
+        """:func:`codegen.synapses` between two layers, on the network's clock and namespace."""
+        kwds.update(clock=self.clock, namespace=self._namespace, name=name)
+        return synapses(source.neurons, target.neurons, dense, **kwds)
 
     def _build_feedforward(self, l: int, W: np.ndarray):
         """Feedforward weights W_l (spec §1), all-to-all in presynaptic order; with symmetric feedback
@@ -430,7 +430,6 @@ class SegregatedDendriteNetwork:
             on_event=on_event,
         )
         n_pre, n_post = W.shape[1], W.shape[0]
-        syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
         self._initial(syn, "w", W.T.ravel())
         schedule.place(syn.pre if cfg.spiking_feedforward else syn.summed_updaters["d_ff_post"], "feedforward", l)
         schedule.place(syn.learn, "weights")

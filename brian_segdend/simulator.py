@@ -71,6 +71,23 @@ def _remove_directory(directory, owner):
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def _drop_initial_copies(device, variables):
+    """Drop the build's copies of the values set before the first run of ``variables`` (``cpp_standalone``).
+
+    Brian keeps each array set before the build as a static array, which the binary loads when it
+    starts and holds until it ends: for the weights, their memory once more. The simulator sets every
+    carried variable through ``run_args`` at each run, so those copies are never read.
+    """
+    names = {device.get_array_name(var, access_data=False) for var in variables}
+    kept = []
+    for op, args in device.main_queue:
+        if op == "set_by_array" and args[0] in names:
+            del device.static_arrays[args[1]]
+        else:
+            kept.append((op, args))
+    device.main_queue[:] = kept
+
+
 def _run_part(p):
     """In a forked process: run part ``p``'s chunks; returns their read-outs and the seconds inside runs."""
     sim, run_chunks, parts = _PARALLEL_JOB
@@ -345,6 +362,7 @@ class Simulator:
             "    for (int _i = 0; _i < %d; _i++) brian::_random_generators[_i].seed(_s + _i); } }"
         ) % max(1, int(prefs.devices.cpp_standalone.openmp_threads))
         device.insert_code("main", code)
+        _drop_initial_copies(device, [obj.variables[name] for obj, name in self._state])
         self.model.brian_network.run(self.model.max_duration, namespace={})
         directory = self._build_directory
         if directory is None:

@@ -195,3 +195,23 @@ def test_a_temporary_project_directory_goes_with_its_simulator(device):
     del sim
     gc.collect()
     assert not os.path.exists(directory)
+
+
+@pytest.mark.standalone_only
+def test_standalone_binary_holds_the_weights_once(device):
+    """The synapses hold weights and the two index arrays, no delays per synapse (one scalar zero per
+    pathway); the build keeps no copy of the weights set before it (each run sets them through
+    ``run_args``) and connects all-to-all without arrays of indices."""
+    from brian2 import device as brian_device
+
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(0, 1, (4, SMALL.n_inputs)), rng.integers(0, 10, 4)
+    model = SegregatedDendriteNetwork(SMALL, seed=0, capacity=4)
+    ff = model.layers[1].ff
+    assert "delay" not in ff.variables and all(p.variables["delay"].scalar for p in (ff.pre, ff.learn))
+    sim = Simulator(model)
+    sim.error(X, y, seed=1)  # a test run: the weights the binary ends with are those it was given
+    assert len(ff) == SMALL.n_inputs * SMALL.n_hidden[0]
+    assert not any(ff.name in name or model.layers[1].fb.name in name for name in brian_device.static_arrays)
+    assert np.array_equal(ff.i[:], np.repeat(np.arange(SMALL.n_inputs), SMALL.n_hidden[0]))
+    assert np.array_equal(np.asarray(ff.w[:]), model.initial_value(ff, "w"))

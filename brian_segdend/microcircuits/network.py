@@ -26,9 +26,9 @@ mean to the learning matrices.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Clock, EventMonitor, Network, NeuronGroup, Synapses, TimedArray, linked_var, ms
+from brian2 import Clock, EventMonitor, Network, NeuronGroup, TimedArray, linked_var, ms
 
-from ..codegen import dense_rows_code_object
+from ..codegen import synapses
 from ..model import Stimulus
 from ..simulator import stop_run
 from . import equations as eq
@@ -466,7 +466,7 @@ class MicrocircuitNetwork:
             on_pre["apply"] = eq.apply_code(cfg, error_ring, "q_ff" if rate_sweep == "r_ff" else "q", f"eta_{key}")
             on_event["apply"] = "apply"
         layer = self.layers[k]
-        syn = Synapses(
+        syn = synapses(
             source,
             target,
             model=model,
@@ -476,10 +476,7 @@ class MicrocircuitNetwork:
             clock=self.clock,
             namespace=self._namespace,
             name=f"{layer.name}_{key}",
-            codeobj_class=dense_rows_code_object(),
         )
-        n_post, n_pre = W.shape
-        syn.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
         self._initial(syn, "w", np.asarray(W, float).T.ravel())
         self.dynamic_variables[syn.name] = ["Delta"] if plastic and not self.sweep else []
         setattr(layer, key, syn)

@@ -30,3 +30,9 @@ __attribute__((__simd__("notinbranch"))) float expf(float) noexcept(true);
 #endif
 {% endif %}
 {% endmacro %}
+
+{# The count of the runs of code that may write the synaptic variables of ``group`` (codegen.writes_counter):
+   one definition in every file that uses it, shared by all (an inline function's static). #}
+{% macro writes_counter_definition(group) %}
+inline unsigned long& {{writes_counter(group)}}() { static unsigned long _count = 0; return _count; }
+{% endmacro %}

@@ -10,17 +10,24 @@
      aliasing between the dozens of arrays such a loop reads and writes). Loops that call exp (the
      rates) use glibc's vector exp; loops that draw random numbers or call log keep Brian's plain loop
      (``vectorisable`` in codegen.py).
-   With OpenMP threads both are Brian's code. #}
+   With OpenMP threads both are Brian's code. Per-synapse operations count as writes of the synaptic
+   variables (codegen.writes_counter). #}
 {# USES_VARIABLES { N } #}
 {# ALLOWS_SCALAR_WRITE #}
 {% extends 'common_group.cpp' %}
-{% from 'dense_rows_common.cpp' import vector_exp %}
+{% from 'dense_rows_common.cpp' import vector_exp, writes_counter_definition %}
 
 {% block extra_headers %}
 {{ vector_exp(vector_code) }}
+{% if writes_counter(owner) %}
+{{ writes_counter_definition(owner) }}
+{% endif %}
 {% endblock %}
 
 {% block maincode %}
+    {% if writes_counter(owner) %}
+    ++{{writes_counter(owner)}}();
+    {% endif %}
     {# the rings of a code that only moves rings: lists of names, oldest first, each ending in
        ``X = 0``; the loads and stores of Brian's loop around the moves are left out #}
     {% set _ring = namespace(rings=[], current=[], expected='', valid=not (scalar_code|join('')).strip() and not openmp_pragma('with_openmp')) %}

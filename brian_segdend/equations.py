@@ -341,10 +341,15 @@ def spike_gains(config: ModelConfig) -> tuple[float, float]:
     return tuple(d / (config.tau_L - config.tau_s) for d in decays(config))
 
 
-def kernel_names(config: ModelConfig) -> list[str]:
-    """``kappa_1 .. kappa_N``: the truncated kernel's values (spec §2) as shared constants of each layer,
-    set at run time, so that networks differing only in tau_L, tau_s share their compiled code."""
-    return lag_names("kappa", config.spike_memory, first=1)
+def kernel_constants(config: ModelConfig) -> dict[str, float]:
+    """The kernel's values (spec §2) as shared constants of each layer, set at run time, so that
+    networks differing only in tau_L, tau_s share their compiled code: ``kappa_1 .. kappa_N`` of the
+    truncated kernel, or the untruncated kernel's per-step decays and what one spike adds
+    (``decay_L, decay_s, gain_L, gain_s``)."""
+    if config.kernel == "truncated":
+        return dict(zip(lag_names("kappa", config.spike_memory, first=1), config.kernel_values()))
+    (d_L, d_s), (g_L, g_s) = decays(config), spike_gains(config)
+    return {"decay_L": d_L, "decay_s": d_s, "gain_L": g_L, "gain_s": g_s}
 
 
 def memory_variables(config: ModelConfig, compartment: str) -> list[str]:
@@ -359,7 +364,7 @@ def memory_variables(config: ModelConfig, compartment: str) -> list[str]:
 def memory_sum(config: ModelConfig, compartment: str) -> str:
     """The filtered input ``sum_k kappa(k+1) D_k`` (or ``A_L - A_s``) of a compartment."""
     names = memory_variables(config, compartment)
-    return fir_sum(names, kernel_names(config)) if config.kernel == "truncated" else f"{names[0]} - {names[1]}"
+    return fir_sum(names, list(kernel_constants(config))) if config.kernel == "truncated" else f"{names[0]} - {names[1]}"
 
 
 def memory_step(config: ModelConfig, compartment: str) -> str:
@@ -367,7 +372,7 @@ def memory_step(config: ModelConfig, compartment: str) -> str:
     names = memory_variables(config, compartment)
     if config.kernel == "truncated":
         return shift_code(names, "0")
-    return "\n".join(f"{n} = {n}*{d!r}" for n, d in zip(names, decays(config)))
+    return "\n".join(f"{n} = {n}*decay_{part}" for n, part in zip(names, "Ls"))
 
 
 def spike_input(config: ModelConfig, compartment: str, weight: str, receiver: str = "post") -> str:
@@ -379,7 +384,7 @@ def spike_input(config: ModelConfig, compartment: str, weight: str, receiver: st
     names = memory_variables(config, compartment)
     if config.kernel == "truncated":
         return f"{names[0]}_{receiver} += {weight}*S_{sender}"
-    return "\n".join(f"{n}_{receiver} += {g!r}*{weight}*S_{sender}" for n, g in zip(names, spike_gains(config)))
+    return "\n".join(f"{n}_{receiver} += gain_{part}_{receiver}*{weight}*S_{sender}" for n, part in zip(names, "Ls"))
 
 
 def filtered_output(config: ModelConfig, spiking: bool, lagged: bool) -> str:
@@ -392,19 +397,17 @@ def filtered_output(config: ModelConfig, spiking: bool, lagged: bool) -> str:
     if config.kernel == "untruncated":
         return "p_prev" if lagged else "x_L - x_s"
     names = ["S" if n == "S_0" else n for n in lag_names("S", config.spike_memory, first=1 if lagged else 0)]
-    return fir_sum(names, kernel_names(config))
+    return fir_sum(names, list(kernel_constants(config)))
 
 
 def trace_decay(config: ModelConfig) -> str:
     """Per-step decay of a spiking source's own traces ``x_L``, ``x_s`` (untruncated kernel)."""
-    d_L, d_s = decays(config)
-    return f"x_L = x_L*{d_L!r}\nx_s = x_s*{d_s!r}"
+    return "x_L = x_L*decay_L\nx_s = x_s*decay_s"
 
 
 def trace_increments(config: ModelConfig) -> str:
     """Reset code adding this step's spikes to the source's traces (``x*decay + c*S`` in two parts)."""
-    g_L, g_s = spike_gains(config)
-    return f"x_L = x_L + {g_L!r}*S\nx_s = x_s + {g_s!r}*S"
+    return "x_L = x_L + gain_L*S\nx_s = x_s + gain_s*S"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -158,8 +158,7 @@ def layer_parts(config: ModelConfig, l: int, form: dict) -> tuple[list[Part], st
     if role != "input":
         parts.append(basal_input(config))
     parts += [source_averages(config, l), learning(config, l), draw]
-    if config.kernel == "truncated":
-        parts.append(Part(eq.variables(eq.kernel_names(config), "1 (shared, constant)")))
+    parts.append(Part(eq.variables(list(eq.kernel_constants(config)), "1 (shared, constant)")))
     return parts, threshold, reset
 
 
@@ -300,9 +299,8 @@ def set_constants(group: NeuronGroup, config: ModelConfig, l: int) -> None:
     """The layer's constants: rates, conductances, learning rates times P, kernel (spec §2, §5, §8)."""
     cfg, role = config, topology.role(config, l)
     group.lambda_step = cfg.lambda_step
-    if cfg.kernel == "truncated":
-        for name, value in zip(eq.kernel_names(cfg), cfg.kernel_values()):
-            setattr(group, name, value)
+    for name, value in eq.kernel_constants(cfg).items():
+        setattr(group, name, value)
     if role != "input":
         group.g_L, group.g_B = cfg.g_L, cfg.g_B
         group.eta_P = cfg.learning_rates[l - 1] * (cfg.P_output if role == "output" else cfg.P_hidden)

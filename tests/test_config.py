@@ -210,3 +210,21 @@ def test_configs_that_differ_in_run_time_values_share_a_build_key():
     for other in (base.replace(n_hidden=(31,)), base.replace(conductances=False), base.replace(spike_memory=4)):
         assert build_key(other, 100) != build_key(base, 100)
     assert build_key(base, 99) != build_key(base, 100)
+
+
+@pytest.mark.parametrize("kernel", ["truncated", "untruncated"])
+def test_kernel_time_constants_reach_the_code_as_values(kernel):
+    """Networks that differ only in tau_L, tau_s generate the same code (the kernel's values, or the
+    untruncated kernel's decays and spike gains, are constants of each layer): one build serves both."""
+    from brian_segdend import SegregatedDendriteNetwork
+
+    def code(config):
+        network = SegregatedDendriteNetwork(config, seed=0, capacity=2)
+        return {
+            obj.name: [str(getattr(obj, "equations", ""))]
+            + [str(getattr(runner, "abstract_code", "")) for runner in obj.contained_objects]
+            for obj in network.brian_network.objects
+        }
+
+    base = ModelConfig(n_hidden=(5,), n_inputs=6, kernel=kernel)
+    assert code(base.replace(tau_s=2.0, tau_L=12.0)) == code(base)

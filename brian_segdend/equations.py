@@ -364,7 +364,9 @@ def memory_variables(config: ModelConfig, compartment: str) -> list[str]:
 def memory_sum(config: ModelConfig, compartment: str) -> str:
     """The filtered input ``sum_k kappa(k+1) D_k`` (or ``A_L - A_s``) of a compartment."""
     names = memory_variables(config, compartment)
-    return fir_sum(names, list(kernel_constants(config))) if config.kernel == "truncated" else f"{names[0]} - {names[1]}"
+    return (
+        fir_sum(names, list(kernel_constants(config))) if config.kernel == "truncated" else f"{names[0]} - {names[1]}"
+    )
 
 
 def memory_step(config: ModelConfig, compartment: str) -> str:

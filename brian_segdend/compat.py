@@ -3,9 +3,9 @@
 The package leans on Brian2 internals (the ``cpp_standalone`` templater and code objects of
 :mod:`brian_segdend.codegen`, ``device.run(run_args=...)`` and the build's ``main_queue`` in
 :mod:`brian_segdend.simulator`), so each supported release series is tested in CI (``.ci/run``) on
-the Python it pairs with. The same
-code runs on all of them; :func:`check_versions` refuses the others with a clear error when the
-package is imported (``brian_segdend/__init__.py`` imports this module first).
+the Python it pairs with. The same code runs on all of them; :func:`check_versions` refuses the
+others with a clear error when the package is imported (``brian_segdend/__init__.py`` imports this
+module first).
 """
 
 from __future__ import annotations

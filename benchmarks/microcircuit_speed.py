@@ -1,7 +1,7 @@
 """Milliseconds per MNIST image of the dendritic-microcircuit network, cpp_standalone beside the oracle.
 
-The network is ``models/microcircuit-mnist.toml`` (784-500-500-10, sweep dynamics, minibatches of
-10). Both are timed in this one process on the same real MNIST images: the Brian network compiled
+The network is ``models/microcircuit-mnist.toml`` (784-500-500-10, sweep dynamics, one image per
+update). Both are timed in this one process on the same real MNIST images: the Brian network compiled
 once by ``cpp_standalone`` (compilation excluded; the whole ``present`` call is timed, i.e. the
 binary, its start and the transfer of weights and images), and the independent NumPy oracle of the
 test suite (``tests/microcircuit_oracle.py``, BLAS matrix products, its weight updates included).

@@ -112,8 +112,9 @@ class Model(Protocol):
 
     def __init__(self, config: Config, weights: dict | None = None, seed: int | None = None, capacity: int = 100): ...
 
-    def draw_settings(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Random per-example settings of ``n`` training examples (e.g. phase lengths); ``{}`` if none."""
+    def draw_settings(self, n: int, rng: np.random.Generator, epoch: int = 0) -> dict[str, np.ndarray]:
+        """Per-example settings of the ``n`` training examples of epoch ``epoch`` (0-based), random (e.g.
+        phase lengths) or scheduled (e.g. a learning-rate factor); ``{}`` if none."""
 
     def example_settings(self, n: int, learn: bool, **settings: Any) -> dict[str, np.ndarray]:
         """``settings`` checked and completed with defaults: one array of length ``n`` per setting."""

@@ -189,7 +189,7 @@ class SegregatedDendriteNetwork:
         return feedback_shape(self.config, l)
 
     # ------------------------------------------------------------------ stimulus (model interface)
-    def draw_settings(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def draw_settings(self, n: int, rng: np.random.Generator, epoch: int = 0) -> dict[str, np.ndarray]:
         """Random phase lengths of ``n`` training examples (spec §4), see :func:`schedule.draw_phase_lengths`,
         and with ``random_plateau_times`` the plateau offsets (:func:`schedule.draw_plateau_offsets`)."""
         T_f, T_t = schedule.draw_phase_lengths(self.config, n, rng)

@@ -42,10 +42,11 @@ def architecture_key(config: Config, capacity: int) -> str:
     """Hash of everything that changes the generated code (config and chunk capacity).
 
     Flags a config class lists in ``added_flags`` (options added after the first checkpoints) count
-    only when on, so that the runs saved before them keep their key and resume.
+    only when on, so that the runs saved before them keep their key and resume. Its ``schedule_fields``
+    (e.g. a learning-rate schedule) do not count: :func:`train` checks them on resume.
     """
-    added = getattr(config, "added_flags", ())
-    values = {k: v for k, v in config.to_dict().items() if not (k in added and not v)}
+    added, schedule = getattr(config, "added_flags", ()), getattr(config, "schedule_fields", ())
+    values = {k: v for k, v in config.to_dict().items() if not (k in added and not v) and k not in schedule}
     return _short_hash({"config": values, "capacity": capacity})
 
 
@@ -263,6 +264,7 @@ def train(
                 f"({json.loads(str(saved['config']))['n_hidden']} hidden units); start a new run directory"
             )
         start_epoch, start_chunk = int(saved["epoch"]), int(saved["chunk"])
+        _check_schedule(config, json.loads(str(saved["config"])), start_epoch + (start_chunk > 0))
         carried = {k: float(saved[k]) for k in ("correct", "seen", "train_seconds")}
         carried["quick_test"] = saved["quick_test"].tolist() if "quick_test" in saved else []
     sim = build_simulator(config, seed=seed, capacity=capacity, build_directory=build_directory)
@@ -275,6 +277,7 @@ def train(
         else (RunLog(out, config.to_dict(), seed, model_name, dataset, data_source=source) if out else None)
     )
     if runlog is not None and resume:
+        runlog.config = config.to_dict()  # the same but for a schedule changed for later epochs
         runlog.truncate(start_epoch)
 
     record = {}
@@ -282,7 +285,7 @@ def train(
     for epoch in range(start_epoch, epochs):
         rng = np.random.default_rng([seed, epoch])
         order = train_idx[rng.permutation(len(train_idx))[:n_train]]
-        settings = sim.model.draw_settings(n_train, rng)
+        settings = sim.model.draw_settings(n_train, rng, epoch)
         first = start_chunk if epoch == start_epoch else 0
         inside_before = sim.simulation_seconds
         correct, seen, seconds, quick = (
@@ -375,6 +378,23 @@ def evaluate(
     n = len(X) if n_test is None else min(int(n_test), len(X))
     sim = build_simulator(config, weights=weights, capacity=min(chunk_size, n))
     return sim.error(X[:n], y[:n], seed=seed, workers=workers)
+
+
+def _check_schedule(config, saved_config: dict, epochs_trained: int) -> None:
+    """A resumed run may change its config's ``schedule_fields`` (a learning-rate schedule, read through
+    ``config.eta_scale(epoch)``) only for the epochs it has not trained yet."""
+    fields = getattr(config, "schedule_fields", ())
+    if not fields:
+        return
+    values = {k: v for k, v in config.to_dict().items() if k not in fields}  # a field saved before it existed:
+    saved = type(config).from_dict({**values, **{k: saved_config[k] for k in fields if k in saved_config}})  # default
+    changed = [e + 1 for e in range(epochs_trained) if config.eta_scale(e) != saved.eta_scale(e)]
+    if changed:
+        show = lambda c: ", ".join(f"{k}={getattr(c, k)!r}" for k in fields)  # noqa: E731
+        raise ValueError(
+            f"{show(config)} changes epochs {changed[0]}..{changed[-1]}, which this run has already trained "
+            f"(its checkpoint has {show(saved)}); change only later epochs, or start a new run directory"
+        )
 
 
 def _save_checkpoint(path, sim, key, config, epoch, chunk, correct, seen, seconds, quick_test=()):

@@ -9,6 +9,8 @@ bit-identical results. Per epoch the validation and test errors go to ``results.
     python experiments/microcircuit_mnist.py --out results/microcircuit-mnist --epochs 50
     python experiments/microcircuit_mnist.py --out results/microcircuit-mnist --epochs 50 --resume
 
+A resumed run keeps the settings it began with (stored in its checkpoint), whatever ``--model`` says.
+
 The protocol of ``segdend train --model microcircuit-mnist --n-train 0 --n-test 0
 --val-fraction 0.0833333 --chunk-size 5000 --epochs 50`` (the generic loop's result files and
 checkpoint); this driver is kept so that runs begun with it resume (its ``checkpoint.npz``: a ``meta``
@@ -25,7 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from brian_segdend import datasets, devices
-from brian_segdend.microcircuits import MicrocircuitNetwork, MicrocircuitSimulator, class_targets, load_config
+from brian_segdend.microcircuits import (
+    MicrocircuitConfig,
+    MicrocircuitNetwork,
+    MicrocircuitSimulator,
+    class_targets,
+    load_config,
+)
 from brian_segdend.results import atomic_save_npz, atomic_write_text, load_npz_checkpoint, write_csv
 
 
@@ -54,13 +62,14 @@ def main(argv=None):
     train_idx, val_idx = datasets.train_val_split(len(y), args.n_val / len(y), args.seed)
     train_idx = train_idx[: args.n_train]
     X_test, y_test = X_test[: args.n_test], y_test[: args.n_test]
+    meta = {"model": args.model, "config": cfg.to_dict(), "seed": args.seed, "epoch": 0, "chunk": 0, "epochs": []}
+    arrays = load_npz_checkpoint(ckpt_path) if args.resume and ckpt_path.exists() else None
+    if arrays is not None:  # the run's own settings (the named model's may have changed since it began)
+        meta = json.loads(str(arrays.pop("meta")))
+        cfg = MicrocircuitConfig.from_dict(meta["config"])
     net = MicrocircuitNetwork(cfg, seed=args.seed, capacity=args.chunk)
     sim = MicrocircuitSimulator(net, tempfile.mkdtemp(prefix="microcircuit_mnist_"))
-
-    meta = {"model": args.model, "config": cfg.to_dict(), "seed": args.seed, "epoch": 0, "chunk": 0, "epochs": []}
-    if args.resume and ckpt_path.exists():
-        arrays = load_npz_checkpoint(ckpt_path)
-        meta = json.loads(str(arrays.pop("meta")))
+    if arrays is not None:
         sim.set_state({key.removeprefix("state/"): value for key, value in arrays.items()})
         print(f"resumed at epoch {meta['epoch'] + 1}, chunk {meta['chunk']}", flush=True)
     sim.build()

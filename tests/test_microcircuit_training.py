@@ -14,11 +14,11 @@ from brian_segdend.model import Config, Model, config_class, model_class
 from brian_segdend.simulator import Simulator
 from brian_segdend.training import load_network, train
 
-#: a small classifier in the MNIST model's dynamics (sweep, logistic, biases, self-predicting start);
-#: only the output learns, at rate 10 per image (with the hidden layer learning too, this 16-20-10
-#: network collapses to one class on the task below: README, open points)
+#: a small classifier in the MNIST model's dynamics (sweep, logistic, biases, self-predicting start,
+#: lambda = 0.3); only the output learns, at eta_0/lambda = 1/0.3 per image (with the hidden layer
+#: learning too, this 16-20-10 network collapses to one class on the task below: README, open points)
 SMALL = load_config("microcircuit-mnist").replace(
-    n_inputs=16, n_hidden=(20,), eta_ff=(0.0, 10.0), eta_td=(0.0,), eta_ip=(0.3,), eta_pi=(0.0,), minibatch=1
+    n_inputs=16, n_hidden=(20,), eta_ff=(0.0, 1 / 0.3), eta_td=(0.0,), eta_ip=(0.3,), eta_pi=(0.0,), minibatch=1
 )
 
 
@@ -71,30 +71,35 @@ def test_generic_simulator_and_front_end_learn_the_same_weights(device):
     np.testing.assert_array_equal(generic.present(Xt, np.zeros(len(Xt), int), learn=False), front.probe(Xt)["u"])
 
 
+def train_small(device, tmp_path, out, epochs, config=SMALL, resume=False):
+    """:func:`train` on the bright-pixel task into ``tmp_path/out`` (standalone: one build per run)."""
+    if device == "cpp_standalone":
+        from brian2 import device as active
+
+        from brian_segdend import devices
+
+        active.reinit()
+        devices.activate("cpp_standalone", build_directory=tmp_path / "build")
+    return train(
+        config,
+        epochs=epochs,
+        out=tmp_path / out,
+        resume=resume,
+        data=bright_pixel_task(),
+        seed=2,
+        chunk_size=40,
+        progress=False,
+        log=None,
+    )
+
+
 @pytest.mark.standalone_compatible
 def test_trains_checkpoints_and_resumes_through_the_shared_loop(device, tmp_path):
     """The training loop of every kind: test error far below chance, results per epoch with the
     self-prediction distances, the saved network, and a killed run resumed to the same weights."""
 
     def run(out, epochs, resume=False):
-        if device == "cpp_standalone":  # one build per training run
-            from brian2 import device as active
-
-            from brian_segdend import devices
-
-            active.reinit()
-            devices.activate("cpp_standalone", build_directory=tmp_path / "build")
-        return train(
-            SMALL,
-            epochs=epochs,
-            out=tmp_path / out,
-            resume=resume,
-            data=bright_pixel_task(),
-            seed=2,
-            chunk_size=40,
-            progress=False,
-            log=None,
-        )
+        return train_small(device, tmp_path, out, epochs, resume=resume)
 
     full = run("full", 3)
     assert full["test_error"] < 30, full["test_error"]  # chance: 90 %
@@ -111,6 +116,29 @@ def test_trains_checkpoints_and_resumes_through_the_shared_loop(device, tmp_path
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.standalone_compatible
+def test_a_schedule_changes_later_epochs_and_may_be_added_on_resume(device, tmp_path):
+    """``eta_schedule`` [[2, 0]] freezes every weight from epoch 2 on; a run trained one epoch without it
+    and resumed with it ends with the same weights; a schedule that changes a trained epoch is refused."""
+
+    def run(out, epochs, config, resume=False):
+        return train_small(device, tmp_path, out, epochs, config, resume)
+
+    frozen = SMALL.replace(eta_schedule=[[2, 0.0]])
+    first = run("first", 1, SMALL)["simulator"].get_weights()
+    scheduled = run("scheduled", 3, frozen)["simulator"].get_weights()
+    run("resumed", 1, SMALL)
+    with pytest.raises(ValueError, match=r"eta_schedule=\(\(1, 0.5\),\) changes epochs 1..1, which this run has"):
+        run("resumed", 3, SMALL.replace(eta_schedule=[[1, 0.5]]), resume=True)
+    resumed = run("resumed", 3, frozen, resume=True)["simulator"].get_weights()
+    for key in first:
+        for a, b, c in zip(first[key], scheduled[key], resumed[key]):
+            np.testing.assert_array_equal(a, b, err_msg=key)
+            np.testing.assert_array_equal(a, c, err_msg=key)
+    saved = json.loads((tmp_path / "resumed" / "results.json").read_text())
+    assert saved["config"]["eta_schedule"] == [[2, 0.0]] and [e["epoch"] for e in saved["epochs"]] == [1, 2, 3]
+
+
 # ------------------------------------------------------------ checkpoints of experiments/microcircuit_mnist.py
 def _driver():
     spec = importlib.util.spec_from_file_location(
@@ -125,7 +153,8 @@ def test_the_mnist_runs_checkpoint_fits_this_code(device):
     """The state names and sizes in the checkpoint of the 50-epoch run begun at commit 45754b3
     (tests/data/microcircuit_mnist_checkpoint.json, read from it) are those of this code's network."""
     stored = json.loads((Path(ROOT) / "tests" / "data" / "microcircuit_mnist_checkpoint.json").read_text())
-    sim = MicrocircuitSimulator(MicrocircuitNetwork(load_config("microcircuit-mnist"), seed=0, capacity=5000))
+    run = load_config("microcircuit-mnist").replace(minibatch=10)  # that run's minibatch sized its rings
+    sim = MicrocircuitSimulator(MicrocircuitNetwork(run, seed=0, capacity=5000))
     state = sim.get_state()
     assert sorted(state) == sorted(stored["state"])
     assert {k: int(np.size(v)) for k, v in state.items()} == {k: int(np.prod(s)) for k, s in stored["state"].items()}

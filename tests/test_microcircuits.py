@@ -58,16 +58,21 @@ def test_config_defaults_are_the_spec_values():
     assert math.isclose(two.self_prediction_factor(1), 0.578947, abs_tol=1e-6)
 
 
-def test_mnist_model_uses_the_spec_couplings_and_learning_rates():
+def test_mnist_model_uses_the_documented_couplings_and_learning_rates():
+    """models/microcircuit-mnist.toml: README's best MNIST setting (lambda = 0.3, eta_0 = 0.02 through the
+    inverse mixing factors, interneuron rates below the tracking rates, one image per update, a tenth of
+    every rate from epoch 131)."""
     cfg = load_config("microcircuit-mnist")
     for lam in (cfg.lambda_hidden, cfg.lambda_output, cfg.lambda_I):
-        assert math.isclose(lam, 0.1, rel_tol=1e-12)
-    assert math.isclose(cfg.alpha_hidden, 0.818182, abs_tol=1e-6) and math.isclose(cfg.self_prediction_factor(1), 0.9)
-    rates = inverse_mixing_rates(cfg, 0.01)
-    np.testing.assert_allclose(cfg.eta_ff, rates["eta_ff"], rtol=1e-12)  # eta_0/kappa, kappa = 0.00081, 0.009, 0.1
-    np.testing.assert_allclose(cfg.eta_ff, [0.01 / 0.00081, 0.01 / 0.009, 0.01 / 0.1], rtol=1e-9)
-    np.testing.assert_allclose(rates["eta_ip"], [0.9 * 0.01 / 0.009 / 0.1, 0.01 / 0.1 / 0.1], rtol=1e-9)  # tracking
-    assert cfg.eta_ip == (0.3, 0.3) and cfg.eta_pi == (0.0, 0.0) and cfg.eta_td == (0.0, 0.0)  # README: stable rate
+        assert math.isclose(lam, 0.3, rel_tol=1e-12)
+    assert math.isclose(cfg.alpha_hidden, 0.636364, abs_tol=1e-6) and math.isclose(cfg.self_prediction_factor(1), 0.7)
+    rates = inverse_mixing_rates(cfg, 0.02)
+    np.testing.assert_allclose(cfg.eta_ff, rates["eta_ff"], rtol=1e-12)  # eta_0/kappa, kappa = 0.01323, 0.063, 0.3
+    np.testing.assert_allclose(cfg.eta_ff, [0.02 / 0.01323, 0.02 / 0.063, 0.02 / 0.3], rtol=1e-9)
+    np.testing.assert_allclose(rates["eta_ip"], [0.7 * 0.02 / 0.063 / 0.3, 0.02 / 0.3 / 0.3], rtol=1e-9)  # tracking
+    np.testing.assert_allclose(cfg.eta_ip, [0.15, 1 / 9], rtol=1e-12)  # README: below tracking, stable
+    assert cfg.eta_pi == (0.0, 0.0) and cfg.eta_td == (0.0, 0.0) and cfg.minibatch == 1
+    assert [cfg.eta_scale(e) for e in (0, 129, 130, 149)] == [1.0, 1.0, 0.1, 0.1]  # epochs 1, 130, 131, 150
     np.testing.assert_allclose(class_targets(cfg, [2])[0, [0, 2]], [-2.197225, 1.386294], atol=1e-6)
     assert load_config("microcircuit-regression") == MicrocircuitConfig()
 
@@ -96,6 +101,10 @@ def test_quantities_are_accepted_and_converted():
         (dict(minibatch=0), "minibatch=0 is invalid"),
         (dict(transfer="logistic", target_high=1.2), "target_high=1.2 is invalid"),
         (dict(bogus=1), r"unknown microcircuit option\(s\) \['bogus'\]"),
+        (dict(eta_schedule=[[0, 0.1]]), r"eta_schedule=\[\[0, 0.1\]\] is invalid: expected \[\[epoch, factor\]"),
+        (dict(eta_schedule=[[5, 0.1], [3, 0.01]]), "eta_schedule=.* increasing epochs"),
+        (dict(eta_schedule=[[5, -0.1]]), "eta_schedule=.* finite factors >= 0"),
+        (dict(eta_schedule=0.1), "eta_schedule=0.1 is invalid"),
     ],
 )
 def test_bad_config_is_rejected_by_name(options, message):
@@ -137,6 +146,52 @@ def test_bad_input_is_rejected_before_running():
     with pytest.raises(ValueError, match="labels must be a 1-D array of classes 0..1"):
         class_targets(cfg, [0, 2])
     assert sim.simulation_seconds == 0  # nothing ran
+
+
+def test_the_learning_rate_schedule_gives_each_epoch_its_factor():
+    cfg = MicrocircuitConfig(eta_schedule=[[3, 0.1], [5, 0.01]])
+    assert cfg.eta_schedule == ((3, 0.1), (5, 0.01)) and MicrocircuitConfig.from_dict(cfg.to_dict()) == cfg
+    assert [cfg.eta_scale(epoch) for epoch in range(7)] == [1, 1, 0.1, 0.1, 0.01, 0.01, 0.01]  # 0-based epochs
+    assert MicrocircuitConfig().eta_scale(100) == 1.0
+
+
+@pytest.mark.parametrize("dynamics", ["continuous", "sweep"])
+def test_a_run_with_eta_scale_learns_as_with_every_rate_scaled(dynamics):
+    """``eta_scale`` s (one value per run, the schedule's factor) gives the weights and biases of the
+    same network with every learning rate times s; s = 0 freezes them while the somata still move."""
+    from brian_segdend.simulator import Simulator
+
+    options = dict(n_inputs=4, n_hidden=(3,), n_outputs=2, sigma=0.0, biases=True, minibatch=2, T_pres=1.0)
+    options.update(eta_ff=0.01, eta_ip=0.02, eta_pi=0.03, eta_td=0.04)
+    if dynamics == "sweep":
+        options.update(dynamics="sweep", eta_ff=0.5, eta_ip=0.4, eta_pi=0.3, eta_td=0.2)
+    cfg = MicrocircuitConfig(**options)
+    rng = np.random.default_rng(4)
+    X, U = rng.uniform(0, 1, (4, 4)), rng.uniform(0, 3, (4, 2))  # images: intensities in [0, 1]
+    labels = np.zeros(4, int)
+
+    def learned(config, scale):
+        sim = Simulator(MicrocircuitNetwork(config, seed=1, capacity=4))
+        out = sim.present(X, labels, learn=True, targets=U, eta_scale=np.full(4, scale))
+        return sim.get_weights(), out
+
+    scaled = {f"eta_{k}": tuple(0.3 * v for v in getattr(cfg, f"eta_{k}")) for k in ("ff", "ip", "pi", "td")}
+    (a, _), (b, _) = learned(cfg, 0.3), learned(cfg.replace(**scaled), 1.0)
+    initial = initial_weights(cfg, np.random.default_rng(1))
+    for key in a:
+        for p, q, w0 in zip(a[key], b[key], initial[key]):
+            assert np.max(np.abs(p - w0)) > 1e-9, key  # it learned
+            np.testing.assert_allclose(p - w0, q - w0, rtol=1e-9, atol=1e-15, err_msg=key)  # the same changes
+    frozen, out = learned(cfg, 0.0)
+    for key in frozen:
+        for p, w0 in zip(frozen[key], initial[key]):
+            np.testing.assert_array_equal(p, w0, err_msg=key)
+    assert np.ptp(out) > 0
+    net = MicrocircuitNetwork(cfg, capacity=2)
+    with pytest.raises(ValueError, match="eta_scale changes inside a run of 2 examples"):
+        net.example_settings(4, True, eta_scale=[1.0, 0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match=r"eta_scale=\[-1.0\] is invalid: expected 1 finite factors >= 0"):
+        net.example_settings(1, True, eta_scale=[-1.0])
 
 
 def test_learning_rates_can_be_changed_and_are_carried():

@@ -114,7 +114,7 @@ class DeltaModel:
         self.controller = ctrl
         self.brian_network = Network(ctrl, inputs, outputs, self.synapses, self.monitor)
 
-    def draw_settings(self, n, rng):
+    def draw_settings(self, n, rng, epoch=0):
         return {}
 
     def example_settings(self, n, learn, **settings):

@@ -92,10 +92,20 @@ class MicrocircuitConfig(PlainData):
         Start interneuron weights in the closed-form self-predicting state (spec §4; MNIST [P]).
     target_low, target_high : float
         Target rates of wrong and correct classes in classification tasks (0.1, 0.8 [C]).
+    eta_schedule : tuple of (int, float)
+        Learning-rate schedule of :func:`~brian_segdend.training.train`: pairs ``(epoch, factor)``,
+        epochs (1-based) increasing; from each listed epoch on, every learning rate (weights and
+        biases) is multiplied by its factor, e.g. ``((130, 0.1),)``. Empty: constant rates. A resumed run
+        may change the schedule of the epochs it has not trained yet (see :meth:`eta_scale`).
     """
 
     kind: ClassVar[str] = "microcircuit"  # the model kind (brian_segdend.model.KINDS)
     options_name: ClassVar[str] = "microcircuit"
+    #: fields that change training only from some epoch on: not part of a run's architecture key, so a
+    #: resumed run may change them for the epochs it has not trained yet (training.train checks)
+    schedule_fields: ClassVar[tuple] = ("eta_schedule",)
+    #: fields that leave the generated code unchanged (training.build_key)
+    run_time_fields: ClassVar[tuple] = ("eta_schedule",)
 
     n_inputs: int = 30
     n_hidden: tuple = (50,)
@@ -132,6 +142,7 @@ class MicrocircuitConfig(PlainData):
     self_predicting_init: bool = False
     target_low: float = 0.1
     target_high: float = 0.8
+    eta_schedule: tuple = ()
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -151,6 +162,7 @@ class MicrocircuitConfig(PlainData):
         set_("eta_ff", _rates("eta_ff", self.eta_ff, len(self.n_hidden) + 1, eta_unit))
         for name in ("eta_td", "eta_ip", "eta_pi"):
             set_(name, _rates(name, getattr(self, name), len(self.n_hidden), eta_unit))
+        set_("eta_schedule", _schedule(self.eta_schedule))
         self._validate()
 
     # ------------------------------------------------------------------ derived constants (spec §2.3)
@@ -205,6 +217,11 @@ class MicrocircuitConfig(PlainData):
     def plastic(self, kind, k) -> bool:
         """Whether matrix ``kind`` ('ff', 'td', 'ip', 'pi') of layer ``k`` (1-based) learns."""
         return getattr(self, f"eta_{kind}")[k - 1] != 0
+
+    def eta_scale(self, epoch) -> float:
+        """Factor of :attr:`eta_schedule` on every learning rate in epoch ``epoch`` (0-based)."""
+        factors = [factor for start, factor in self.eta_schedule if start <= epoch + 1]
+        return factors[-1] if factors else 1.0
 
     @property
     def steps_per_example(self) -> int:
@@ -319,6 +336,29 @@ def _rates(name, value, n, unit):
     if any(not math.isfinite(v) or v < 0 for v in values):
         raise ValueError(f"{name}={list(values)!r} is invalid: learning rates must be finite and >= 0")
     return tuple(values)
+
+
+def _schedule(value):
+    """``eta_schedule`` as a tuple of ``(epoch, factor)`` pairs (validated)."""
+    pairs = list(value) if isinstance(value, (list, tuple)) else None
+    ok = pairs is not None and all(
+        isinstance(p, (list, tuple))
+        and len(p) == 2
+        and _is_int(p[0])
+        and p[0] >= 1
+        and isinstance(p[1], (int, float))
+        and not isinstance(p[1], bool)
+        and math.isfinite(p[1])
+        and p[1] >= 0
+        for p in pairs
+    )
+    if not ok or any(a[0] >= b[0] for a, b in zip(pairs, pairs[1:])):
+        shown = [list(p) if isinstance(p, (list, tuple)) else p for p in pairs] if pairs is not None else value
+        raise ValueError(
+            f"eta_schedule={shown!r} is invalid: expected [[epoch, factor], ...] with increasing epochs >= 1 "
+            "and finite factors >= 0, e.g. [[130, 0.1]]"
+        )
+    return tuple((int(epoch), float(factor)) for epoch, factor in pairs)
 
 
 def load_config(name_or_path) -> MicrocircuitConfig:

@@ -45,6 +45,7 @@ batch_pos : integer (shared)                # images learned in the current mini
 n_examples : integer (shared, constant)
 steps_per_example : integer (shared, constant)
 plastic : integer (shared, constant)        # 1: plasticity on (learning runs)
+eta_scale : 1 (shared, constant)            # factor on every learning rate in this run (eta_schedule)
 stopped : 1                                 # set when the run has presented all its patterns
 """
 #: End of every step (after all read-outs and updates): advance the counters.
@@ -191,6 +192,8 @@ def group_equations(config, kind, etas, bias_eta, rings):
     eqs += Equations("example : integer (linked)\nplastic : integer (linked)\nbatch_pos : integer (linked)")
     for eta in etas:  # 1/ms in continuous, per minibatch in sweep
         eqs += Equations(f"{eta} : 1 (shared, constant)")
+    if etas or bias_eta:
+        eqs += Equations("eta_scale : 1 (linked)")
     if config.dynamics == "continuous":
         noise, extra = _noise(config)
         eqs += Equations(SOMA[kind], I_noise=noise) + extra + Equations("err : 1  # plasticity bracket (Eqs. 7, 8)")
@@ -201,7 +204,7 @@ def group_equations(config, kind, etas, bias_eta, rings):
             eqs += Equations(TEACH[config.nudge]) + Equations("u_ff = alpha*v_B : 1", alpha=config.alpha_output)
         if bias_eta is not None:  # the bias follows its matrix's rule with presynaptic rate 1 (spec §3)
             eqs += Equations(
-                f"dDelta_b/dt = plastic*(err - Delta_b)/tau_w : 1\ndb/dt = plastic*{bias_eta}*Delta_b/ms : 1"
+                f"dDelta_b/dt = plastic*(err - Delta_b)/tau_w : 1\ndb/dt = plastic*eta_scale*{bias_eta}*Delta_b/ms : 1"
             )
         else:
             eqs += Equations("b : 1")
@@ -236,19 +239,20 @@ def synapse_equations(config, target_var, rate_pre, error_post, eta_post, plasti
     if plastic and config.dynamics == "continuous":
         return eqs + Equations(
             f"dDelta/dt = plastic_post*({error_post}*{rate_pre}_pre - Delta)/tau_w : 1 (clock-driven)\n"
-            f"dw/dt = plastic_post*{eta_post}_post*Delta/ms : 1 (clock-driven)"
+            f"dw/dt = plastic_post*eta_scale_post*{eta_post}_post*Delta/ms : 1 (clock-driven)"
         )
     return eqs + Equations("w : 1")
 
 
 def apply_code(config, error_ring, rate_ring, eta_post):
-    """Sweep: the minibatch update ``w += eta/B sum_b e_b q_b`` of one matrix (on the ``apply`` event)."""
+    """Sweep: the minibatch update ``w += eta/B sum_b e_b q_b`` of one matrix (on the ``apply`` event);
+    ``eta`` is the matrix's rate times the run's ``eta_scale``."""
     B = config.minibatch
     terms = " + ".join(f"{e}_post*{q}_pre" for e, q in zip(lag_names(error_ring, B), lag_names(rate_ring, B)))
-    return f"w += {eta_post}_post*({terms})/{B}"
+    return f"w += eta_scale_post*{eta_post}_post*({terms})/{B}"
 
 
 def bias_apply_code(config, error_ring, eta):
-    """Sweep: the bias's minibatch change (presynaptic rate 1), ``eta*(e_0 + ...)/B``."""
+    """Sweep: the bias's minibatch change (presynaptic rate 1), ``eta_scale*eta*(e_0 + ...)/B``."""
     B = config.minibatch
-    return f"{eta}*({' + '.join(lag_names(error_ring, B))})/{B}"
+    return f"eta_scale*{eta}*({' + '.join(lag_names(error_ring, B))})/{B}"

@@ -209,28 +209,43 @@ class MicrocircuitNetwork:
                     yield key, layer_index, getattr(layer, key)
 
     # ------------------------------------------------------------------ the model interface (model.py)
-    def draw_settings(self, n, rng):
-        """No random per-example settings (patterns are held for ``T_pres``)."""
-        return {}
+    def draw_settings(self, n, rng, epoch=0):
+        """The learning-rate factor of epoch ``epoch`` for each of its ``n`` examples (``eta_scale``,
+        from the config's ``eta_schedule``); ``{}`` without a schedule. Nothing is random (patterns
+        are held for ``T_pres``)."""
+        return {"eta_scale": np.full(n, self.config.eta_scale(epoch))} if self.config.eta_schedule else {}
 
-    def example_settings(self, n, learn, targets=None):
-        """``{'targets': (n, n_outputs)}`` if target potentials are given (checked), else ``{}``.
+    def example_settings(self, n, learn, targets=None, eta_scale=None):
+        """The given settings, checked: ``targets`` (n, n_outputs) target potentials, ``eta_scale`` (n,)
+        factors on every learning rate.
 
         Without ``targets`` a training run nudges towards the class targets of the labels
         (:func:`~brian_segdend.microcircuits.tasks.class_targets`) and a test run does not nudge.
-        A row of NaN presents a pattern without target.
+        A row of NaN presents a pattern without target. Without ``eta_scale`` the factor is 1; it
+        is one value per run, so it may change only between chunks (at ``capacity`` boundaries).
         """
-        if targets is None:
-            return {}
-        targets = np.asarray(targets, dtype=float)
-        if targets.shape != (n, self.config.n_outputs):
-            raise ValueError(f"targets have shape {targets.shape}; expected ({n}, {self.config.n_outputs})")
-        nan = np.isnan(targets)
-        if np.any(nan.any(axis=1) & ~nan.all(axis=1)) or np.any(np.isinf(targets)):
-            raise ValueError("each target row must be all finite (a target) or all NaN (no target)")
-        return {"targets": targets}
+        settings = {}
+        if targets is not None:
+            targets = np.asarray(targets, dtype=float)
+            if targets.shape != (n, self.config.n_outputs):
+                raise ValueError(f"targets have shape {targets.shape}; expected ({n}, {self.config.n_outputs})")
+            nan = np.isnan(targets)
+            if np.any(nan.any(axis=1) & ~nan.all(axis=1)) or np.any(np.isinf(targets)):
+                raise ValueError("each target row must be all finite (a target) or all NaN (no target)")
+            settings["targets"] = targets
+        if eta_scale is not None:
+            scale = np.asarray(eta_scale, dtype=float)
+            if scale.shape != (n,) or not np.all(np.isfinite(scale) & (scale >= 0)):
+                raise ValueError(f"eta_scale={eta_scale!r} is invalid: expected {n} finite factors >= 0")
+            chunks = [scale[i : i + self.capacity] for i in range(0, n, self.capacity)]
+            if any(np.any(chunk != chunk[0]) for chunk in chunks):
+                raise ValueError(
+                    f"eta_scale changes inside a run of {self.capacity} examples; it may change only between runs"
+                )
+            settings["eta_scale"] = scale
+        return settings
 
-    def stimulus(self, images, labels, learn, record=False, targets=None):
+    def stimulus(self, images, labels, learn, record=False, targets=None, eta_scale=None):
         """The :class:`~brian_segdend.model.Stimulus` of one run: patterns, target potentials, nudging.
 
         Parameters
@@ -243,6 +258,8 @@ class MicrocircuitNetwork:
             Plasticity on (and noise :attr:`sigma`, in ``continuous``); patterns held ``T_pres``, else ``T_test``.
         targets : array (n, n_outputs), optional
             Target potentials (rows of NaN: no target).
+        eta_scale : array (n,), optional
+            Factor on every learning rate (one value per run; default 1).
         """
         cfg, cap, n = self.config, self.capacity, len(images)
         if n > cap:
@@ -262,7 +279,12 @@ class MicrocircuitNetwork:
         tables[self.nudged][:n] = has_target
         steps = cfg.steps_per_example if learn else cfg.steps_per_test
         ctrl = self.controller
-        variables = {(ctrl, "n_examples"): n, (ctrl, "plastic"): int(learn), (ctrl, "steps_per_example"): steps}
+        variables = {
+            (ctrl, "n_examples"): n,
+            (ctrl, "plastic"): int(learn),
+            (ctrl, "steps_per_example"): steps,
+            (ctrl, "eta_scale"): float(eta_scale[0]) if eta_scale is not None and n else 1.0,
+        }
         if "sigma" in ctrl.variables:
             variables[(ctrl, "sigma")] = float(self.sigma) * bool(learn)
         return Stimulus(tables, variables, n * steps)
@@ -346,7 +368,7 @@ class MicrocircuitNetwork:
         ctrl.run_regularly(eq.CONTROLLER_ADVANCE, when="end", order=10, name="controller_advance")
         ctrl.thresholder["done"].when, ctrl.thresholder["done"].order = "end", 11
         ctrl.run_on_event("done", "stopped = stop_run(stopped)", when="end", order=12)
-        ctrl.steps_per_example, ctrl.plastic, ctrl.n_examples = cfg.steps_per_example, 0, 0
+        ctrl.steps_per_example, ctrl.plastic, ctrl.n_examples, ctrl.eta_scale = cfg.steps_per_example, 0, 0, 1.0
         self.dynamic_variables["controller"] = ["batch_pos"] if self.sweep else []
         return ctrl
 
@@ -383,8 +405,9 @@ class MicrocircuitNetwork:
         )
         for var in links:
             setattr(group, var, linked_var(self.controller, var))
-        if "sigma" in group.equations.names:
-            group.sigma = linked_var(self.controller, "sigma")
+        for var in ("sigma", "eta_scale"):
+            if var in group.equations.names:
+                setattr(group, var, linked_var(self.controller, var))
         return group
 
     def _events(self, rings, is_input):

@@ -52,10 +52,11 @@ def architecture_key(config: Config, capacity: int) -> str:
 
 def build_key(config: Config, capacity: int) -> str:
     """Hash of what shapes the generated code: :func:`architecture_key` without the config's
-    ``run_time_fields`` (e.g. the learning rates and time constants a hyperparameter search samples).
+    ``run_time_fields`` (e.g. the learning rates and time constants a hyperparameter search samples)
+    and ``schedule_fields`` (they reach the network as run variables too).
     Builds of one key share a project directory: every build writes its code again and recompiles
     only the files that changed."""
-    run_time = getattr(config, "run_time_fields", ())
+    run_time = (*getattr(config, "run_time_fields", ()), *getattr(config, "schedule_fields", ()))
     values = {k: v for k, v in config.to_dict().items() if k not in run_time}
     return _short_hash({"kind": config.kind, "config": values, "capacity": capacity})
 
@@ -386,8 +387,9 @@ def _check_schedule(config, saved_config: dict, epochs_trained: int) -> None:
     fields = getattr(config, "schedule_fields", ())
     if not fields:
         return
-    values = {k: v for k, v in config.to_dict().items() if k not in fields}  # a field saved before it existed:
-    saved = type(config).from_dict({**values, **{k: saved_config[k] for k in fields if k in saved_config}})  # default
+    # the checkpoint's schedule; a field it predates takes its default
+    values = {k: v for k, v in config.to_dict().items() if k not in fields}
+    saved = type(config).from_dict({**values, **{k: saved_config[k] for k in fields if k in saved_config}})
     changed = [e + 1 for e in range(epochs_trained) if config.eta_scale(e) != saved.eta_scale(e)]
     if changed:
         show = lambda c: ", ".join(f"{k}={getattr(c, k)!r}" for k in fields)  # noqa: E731

@@ -153,6 +153,10 @@ def test_the_learning_rate_schedule_gives_each_epoch_its_factor():
     assert cfg.eta_schedule == ((3, 0.1), (5, 0.01)) and MicrocircuitConfig.from_dict(cfg.to_dict()) == cfg
     assert [cfg.eta_scale(epoch) for epoch in range(7)] == [1, 1, 0.1, 0.1, 0.01, 0.01, 0.01]  # 0-based epochs
     assert MicrocircuitConfig().eta_scale(100) == 1.0
+    from brian_segdend.training import architecture_key, build_key
+
+    for key in (architecture_key, build_key):  # the same code and checkpoints with and without a schedule
+        assert key(cfg, 100) == key(cfg.replace(eta_schedule=[]), 100)
 
 
 @pytest.mark.parametrize("dynamics", ["continuous", "sweep"])

@@ -101,11 +101,9 @@ class MicrocircuitConfig(PlainData):
 
     kind: ClassVar[str] = "microcircuit"  # the model kind (brian_segdend.model.KINDS)
     options_name: ClassVar[str] = "microcircuit"
-    #: fields that change training only from some epoch on: not part of a run's architecture key, so a
-    #: resumed run may change them for the epochs it has not trained yet (training.train checks)
+    #: fields that change training only from some epoch on: not part of a run's architecture or build
+    #: key, so a resumed run may change them for the epochs it has not trained yet (training.train checks)
     schedule_fields: ClassVar[tuple] = ("eta_schedule",)
-    #: fields that leave the generated code unchanged (training.build_key)
-    run_time_fields: ClassVar[tuple] = ("eta_schedule",)
 
     n_inputs: int = 30
     n_hidden: tuple = (50,)

@@ -172,6 +172,7 @@ def test_smoke_budget_writes_every_file(smoke):
         summary = json.loads((directory / "summary.json").read_text())
         assert summary["evaluations"] == n and summary["folds"] == 3
         if summary["ok"]:
+            assert summary["model"] == f"bo-{family}-mnist"  # a name, not a path of this machine
             spec = registry.load_model(root / "models" / f"bo-{family}-mnist.toml")
             assert spec.kind == {"mlp": "bp-mlp", "cnn": "bp-cnn"}.get(family, family)
             best = json.loads((directory / "best.json").read_text())

@@ -66,7 +66,7 @@ def summarize(
         summary.update(best_accuracy=best["accuracy"], best_index=best["index"], best_params=best["params"])
         atomic_write_text(directory / "best.json", json.dumps({**summary, "best": best}, indent=1))
         if models_dir is not None:
-            summary["model"] = str(write_model(s, best, models_dir, len(entries)))
+            summary["model"] = write_model(s, best, models_dir, len(entries)).stem  # the name --model takes
     else:
         log(f"[{s.family}] no evaluation succeeded: no best model written")
     plot_convergence(s.family, entries, directory / "convergence.png")
@@ -85,6 +85,8 @@ def summarize(
 
 def write_model(s: SearchSettings, best: dict, models_dir: Path, n_evals: int) -> Path:
     """``<models_dir>/bo-<family>-<dataset>.toml``, loadable by :func:`brian_segdend.registry.load_model`."""
+    import tomli_w
+
     from ...registry import load_model
 
     models_dir = Path(models_dir)
@@ -94,30 +96,16 @@ def write_model(s: SearchSettings, best: dict, models_dir: Path, n_evals: int) -
         f"(segdend experiment hyperopt): {best['accuracy']:.2f} % {s.folds}-fold CV accuracy on a "
         f"stratified subset of {s.images} {s.dataset} images, {s.epochs} epoch(s) per fold"
     )
-    lines = [
-        f"kind = {_toml(BASELINE_KIND.get(s.family, s.family))}",
-        f"description = {_toml(description)}",
-        f"reference = {_toml('Lange (2018) Bayesian-optimisation search spaces; results/hyperopt')}",
-        "",
-        "[params]",
-    ]
-    lines += [f"{k} = {_toml(v)}" for k, v in best["params"].items()]
+    model = {
+        "kind": BASELINE_KIND.get(s.family, s.family),
+        "description": description,
+        "reference": "Lange (2018) Bayesian-optimisation search spaces; results/hyperopt",
+        "params": best["params"],
+    }
     path = models_dir / f"bo-{s.family}-{s.dataset}.toml"
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, tomli_w.dumps(model))
     load_model(path)  # validate (segdend: ModelConfig)
     return path
-
-
-def _toml(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
 def _plt():

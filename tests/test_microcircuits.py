@@ -59,18 +59,18 @@ def test_config_defaults_are_the_spec_values():
 
 
 def test_mnist_model_uses_the_documented_couplings_and_learning_rates():
-    """models/microcircuit-mnist.toml: README's best MNIST setting (lambda = 0.3, eta_0 = 0.02 through the
-    inverse mixing factors, interneuron rates below the tracking rates, one image per update, a tenth of
-    every rate from epoch 131)."""
+    """models/microcircuit-mnist.toml: README's best MNIST setting (lambda = 0.4, eta_0 = 0.02 through the
+    inverse mixing factors, interneuron rates with lambda_I eta_ip as at lambda = 0.3, below the tracking
+    rates, one image per update, a tenth of every rate from epoch 131)."""
     cfg = load_config("microcircuit-mnist")
     for lam in (cfg.lambda_hidden, cfg.lambda_output, cfg.lambda_I):
-        assert math.isclose(lam, 0.3, rel_tol=1e-12)
-    assert math.isclose(cfg.alpha_hidden, 0.636364, abs_tol=1e-6) and math.isclose(cfg.self_prediction_factor(1), 0.7)
+        assert math.isclose(lam, 0.4, rel_tol=1e-12)
+    assert math.isclose(cfg.alpha_hidden, 0.545455, abs_tol=1e-6) and math.isclose(cfg.self_prediction_factor(1), 0.6)
     rates = inverse_mixing_rates(cfg, 0.02)
-    np.testing.assert_allclose(cfg.eta_ff, rates["eta_ff"], rtol=1e-12)  # eta_0/kappa, kappa = 0.01323, 0.063, 0.3
-    np.testing.assert_allclose(cfg.eta_ff, [0.02 / 0.01323, 0.02 / 0.063, 0.02 / 0.3], rtol=1e-9)
-    np.testing.assert_allclose(rates["eta_ip"], [0.7 * 0.02 / 0.063 / 0.3, 0.02 / 0.3 / 0.3], rtol=1e-9)  # tracking
-    np.testing.assert_allclose(cfg.eta_ip, [0.15, 1 / 9], rtol=1e-12)  # README: below tracking, stable
+    np.testing.assert_allclose(cfg.eta_ff, rates["eta_ff"], rtol=1e-12)  # eta_0/kappa, kappa = 0.02304, 0.096, 0.4
+    np.testing.assert_allclose(cfg.eta_ff, [0.02 / 0.02304, 0.02 / 0.096, 0.02 / 0.4], rtol=1e-9)
+    np.testing.assert_allclose(rates["eta_ip"], [0.6 * 0.02 / 0.096 / 0.4, 0.02 / 0.4 / 0.4], rtol=1e-9)  # tracking
+    np.testing.assert_allclose(cfg.lambda_I * np.array(cfg.eta_ip), [0.3 * 0.15, 0.3 / 9], rtol=1e-12)  # README
     assert cfg.eta_pi == (0.0, 0.0) and cfg.eta_td == (0.0, 0.0) and cfg.minibatch == 1
     assert [cfg.eta_scale(e) for e in (0, 129, 130, 149)] == [1.0, 1.0, 0.1, 0.1]  # epochs 1, 130, 131, 150
     np.testing.assert_allclose(class_targets(cfg, [2])[0, [0, 2]], [-2.197225, 1.386294], atol=1e-6)

@@ -12,7 +12,7 @@
   dynamics) with the five knobs that decide whether and how fast it learns (README): the base
   bottom-up rate eta_0 (log-uniform 1e-3-0.1, rescaled per layer by the inverse mixing factors), the
   interneuron rate eta_ip (log-uniform 0.03-1), the coupling lambda of apical and nudging
-  conductances (0.05-0.3: the weak-nudging approximation against the size of the error signal), the
+  conductances (0.05-0.5: the weak-nudging approximation against the size of the error signal), the
   minibatch (1-50) and the gain on Glorot's initial range (1-4), plus 1-3 hidden layers of 30-500 units.
 
 :func:`from_lange` reads a point of Lange's own logs (``logs/bo_logs_<type>_<dataset>.json`` of his
@@ -85,7 +85,7 @@ def search_space(family: str) -> list:
         return [
             Real(1e-3, 0.1, prior="log-uniform", name="eta_0"),
             Real(0.03, 1.0, prior="log-uniform", name="eta_ip"),
-            Real(0.05, 0.3, name="coupling"),
+            Real(0.05, 0.5, name="coupling"),
             Integer(1, 50, name="minibatch"),
             Real(1.0, 4.0, name="init_scale"),
             Integer(1, MICROCIRCUIT_LAYERS, name="n_layers"),

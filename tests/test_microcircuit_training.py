@@ -18,8 +18,15 @@ from brian_segdend.training import load_network, train
 #: lambda = 0.3 (g = 0.33/0.7 per ms); only the output learns, at eta_0/lambda = 1/0.3 per image (with the hidden
 #: layer learning too, this 16-20-10 network collapses to one class on the task below: README, open points)
 SMALL = load_config("microcircuit-mnist").replace(
-    n_inputs=16, n_hidden=(20,), g_A=0.4714285714285715, g_som=0.4714285714285715,
-    eta_ff=(0.0, 1 / 0.3), eta_td=(0.0,), eta_ip=(0.3,), eta_pi=(0.0,), minibatch=1,
+    n_inputs=16,
+    n_hidden=(20,),
+    g_A=0.4714285714285715,
+    g_som=0.4714285714285715,
+    eta_ff=(0.0, 1 / 0.3),
+    eta_td=(0.0,),
+    eta_ip=(0.3,),
+    eta_pi=(0.0,),
+    minibatch=1,
 )
 
 

@@ -16,6 +16,7 @@ from brian_segdend.microcircuits import (
     MicrocircuitSimulator,
     Teacher,
     class_targets,
+    coupling_conductance,
     initial_weights,
     inverse_mixing_rates,
     load_config,
@@ -75,6 +76,23 @@ def test_mnist_model_uses_the_documented_couplings_and_learning_rates():
     assert [cfg.eta_scale(e) for e in (0, 129, 130, 149)] == [1.0, 1.0, 0.1, 0.1]  # epochs 1, 130, 131, 150
     np.testing.assert_allclose(class_targets(cfg, [2])[0, [0, 2]], [-2.197225, 1.386294], atol=1e-6)
     assert load_config("microcircuit-regression") == MicrocircuitConfig()
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.3, 0.4, 0.5])
+def test_coupling_conductance_gives_every_layer_the_coupling(lam):
+    """g_A = g_som = coupling_conductance(lambda) makes lambda_hidden = lambda_output = lambda_I = lambda
+    (the spec's definitions, with g_D = g_B); the MNIST model's g is the value for lambda = 0.4."""
+    g = coupling_conductance(lam, 0.1, 1.0)
+    cfg = MicrocircuitConfig(g_A=g, g_som=g)
+    for coupling in (cfg.lambda_hidden, cfg.lambda_output, cfg.lambda_I):
+        assert math.isclose(coupling, lam, rel_tol=1e-12)
+    assert coupling_conductance(0.4) == load_config("microcircuit-mnist").g_A == pytest.approx(0.44 / 0.6, rel=1e-15)
+
+
+@pytest.mark.parametrize("lam", [0.0, 1.0, -0.2, 1.5])
+def test_coupling_outside_zero_one_is_rejected(lam):
+    with pytest.raises(ValueError, match=f"coupling={lam!r} is invalid"):
+        coupling_conductance(lam)
 
 
 def test_quantities_are_accepted_and_converted():

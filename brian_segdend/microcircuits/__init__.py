@@ -5,7 +5,17 @@ layer above, and dendritic-prediction plasticity that runs continuously. The con
 ``../shared/spec/dendritic-microcircuits.md``.
 """
 
-from .config import DYNAMICS, INITS, NOISE, NUDGES, TRANSFERS, MicrocircuitConfig, inverse_mixing_rates, load_config
+from .config import (
+    DYNAMICS,
+    INITS,
+    NOISE,
+    NUDGES,
+    TRANSFERS,
+    MicrocircuitConfig,
+    coupling_conductance,
+    inverse_mixing_rates,
+    load_config,
+)
 from .network import MicrocircuitLayer, MicrocircuitNetwork
 from .simulator import MicrocircuitSimulator
 from .tasks import Teacher, class_targets
@@ -18,6 +28,7 @@ __all__ = [
     "NOISE",
     "NUDGES",
     "INITS",
+    "coupling_conductance",
     "inverse_mixing_rates",
     "load_config",
     "Teacher",

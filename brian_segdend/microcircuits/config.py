@@ -25,6 +25,7 @@ __all__ = [
     "NOISE",
     "NUDGES",
     "INITS",
+    "coupling_conductance",
     "inverse_mixing_rates",
     "load_config",
 ]
@@ -278,6 +279,17 @@ class MicrocircuitConfig(PlainData):
             bad("target_low", f"need 0 < target_low < target_high={self.target_high!r}")
         if self.transfer == "logistic" and self.target_high >= 1:
             bad("target_high", "the logistic rate is below 1")
+
+
+def coupling_conductance(coupling: float, g_lk: float = 0.1, g_B: float = 1.0) -> float:
+    """Conductance g that gives the coupling ``lambda = g/(g_lk + g_B + g)``, in 1/ms (spec §2.3).
+
+    With ``g_A = g_som = g`` (and ``g_D = g_B``) every layer's apical coupling and nudging is ``coupling``:
+    ``g = coupling (g_lk + g_B)/(1 - coupling)``.
+    """
+    if not 0 < coupling < 1:
+        raise ValueError(f"coupling={coupling!r} is invalid: a coupling lambda lies strictly between 0 and 1")
+    return coupling * (g_lk + g_B) / (1 - coupling)
 
 
 def inverse_mixing_rates(config: MicrocircuitConfig, eta_0: float) -> dict:

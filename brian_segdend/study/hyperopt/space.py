@@ -186,12 +186,11 @@ def to_params(family: str, point: dict | list) -> dict[str, Any]:
 
 def _microcircuit(point: dict, hidden: list, minibatch: int) -> dict[str, Any]:
     """``models/microcircuit-mnist.toml`` with the point's rates, coupling, minibatch, init and layers."""
-    from ...microcircuits.config import MicrocircuitConfig, inverse_mixing_rates
+    from ...microcircuits.config import MicrocircuitConfig, coupling_conductance, inverse_mixing_rates
     from ...registry import load_model
 
-    lam = float(point["coupling"])
     params = dict(load_model("microcircuit-mnist").params, n_hidden=hidden, minibatch=minibatch)
-    g = lam * (params["g_lk"] + params["g_B"]) / (1 - lam)  # lambda = g/(g_lk + g_B + g) in every layer
+    g = coupling_conductance(float(point["coupling"]), params["g_lk"], params["g_B"])
     params.update(g_A=g, g_som=g, eta_ff=[1.0], eta_ip=[float(point["eta_ip"])], init_scale=float(point["init_scale"]))
     rates = inverse_mixing_rates(MicrocircuitConfig.from_dict(params), float(point["eta_0"]))
     return dict(params, eta_ff=list(rates["eta_ff"]))

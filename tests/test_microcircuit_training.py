@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from brian_segdend.microcircuits import MicrocircuitConfig, MicrocircuitNetwork, MicrocircuitSimulator, load_config
+from brian_segdend.microcircuits import (
+    MicrocircuitConfig,
+    MicrocircuitNetwork,
+    MicrocircuitSimulator,
+    coupling_conductance,
+    load_config,
+)
 from brian_segdend.model import Config, Model, config_class, model_class
 from brian_segdend.simulator import Simulator
 from brian_segdend.training import load_network, train
@@ -20,8 +26,8 @@ from brian_segdend.training import load_network, train
 SMALL = load_config("microcircuit-mnist").replace(
     n_inputs=16,
     n_hidden=(20,),
-    g_A=0.4714285714285715,
-    g_som=0.4714285714285715,
+    g_A=coupling_conductance(0.3),
+    g_som=coupling_conductance(0.3),
     eta_ff=(0.0, 1 / 0.3),
     eta_td=(0.0,),
     eta_ip=(0.3,),

@@ -30,7 +30,8 @@ FIXED = dict(eta_ff=(0.0,), eta_td=(0.0,), eta_ip=(0.0,), eta_pi=(0.0,))
 
 def couplings(lam, g_lk=0.1, g_B=1.0):
     """g_A = g_som giving lambda_hidden = lambda_output = lambda_I = ``lam`` (with g_D = g_B)."""
-    return dict(g_lk=g_lk, g_B=g_B, g_D=g_B, g_A=lam * (g_lk + g_B) / (1 - lam), g_som=lam * (g_lk + g_B) / (1 - lam))
+    g = coupling_conductance(lam, g_lk, g_B)
+    return dict(g_lk=g_lk, g_B=g_B, g_D=g_B, g_A=g, g_som=g)
 
 
 def simulator(cfg, weights=None, seed=0, capacity=4):
